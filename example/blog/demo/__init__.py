@@ -1,0 +1,5 @@
+"""The demo's sections: each module has ``TITLE`` and ``run(report)``."""
+
+from __future__ import annotations
+
+SECTIONS: list[str] = ["blog.demo.data"]

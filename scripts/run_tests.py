@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Run rowsync's whole test command: lint, type-check, then every test leg.
+
+A leg is (Python x Django x database). The legs run in their own virtual environments
+(made by scripts/bootstrap.sh) against real SQLite, PostgreSQL and MariaDB databases.
+Prints a table of the legs that ran and a closing ``N passed, N failed`` line.
+Under ``CI=true`` a leg that cannot run (no interpreter, no database) is a failure.
+
+Usage: scripts/run_tests.py [--db sqlite,postgresql,mariadb] [--legs py311-dj52,...]
+                            [-j N] [--no-lint] [-- PYTEST_ARGS...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / ".test-results"
+ENGINES = ("sqlite", "postgresql", "mariadb")
+CI = os.environ.get("CI") == "true"
+
+
+@dataclass
+class Leg:
+    venv: str
+    db: str
+    status: str = "not run"
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    versions: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.venv}-{self.db}"
+
+
+def venvs() -> list[str]:
+    base = ROOT / ".venvs"
+    return sorted(p.name for p in base.iterdir() if (p / "bin" / "python").exists())
+
+
+def versions(venv: str) -> str:
+    py = ROOT / ".venvs" / venv / "bin" / "python"
+    out = subprocess.run(
+        [
+            str(py),
+            "-c",
+            "import platform, django; print(platform.python_version(), django.get_version())",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    return f"Python {out[0]} / Django {out[1]}" if len(out) == 2 else "?"
+
+
+def run_leg(leg: Leg, pytest_args: list[str]) -> Leg:
+    RESULTS.mkdir(exist_ok=True)
+    xml = RESULTS / f"{leg.name}.xml"
+    log = RESULTS / f"{leg.name}.log"
+    xml.unlink(missing_ok=True)
+    sqlite_dir = RESULTS / f"sqlite-{leg.name}"
+    sqlite_dir.mkdir(exist_ok=True)
+    env = dict(
+        os.environ,
+        ROWSYNC_TEST_DB=leg.db,
+        ROWSYNC_TEST_DB_SUFFIX=leg.venv.replace("-", "_"),
+        ROWSYNC_TEST_SQLITE_DIR=str(sqlite_dir),
+        ROWSYNC_TEST_MEDIA=str(RESULTS / f"media-{leg.name}"),
+    )
+    py = ROOT / ".venvs" / leg.venv / "bin" / "python"
+    start = time.monotonic()
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            [str(py), "-m", "pytest", "-q", f"--junitxml={xml}", *pytest_args],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    leg.seconds = time.monotonic() - start
+    leg.versions = versions(leg.venv)
+    if xml.exists():
+        suite = ET.parse(xml).getroot()
+        suites = [suite] if suite.tag == "testsuite" else list(suite)
+        for s in suites:
+            total = int(s.get("tests", 0))
+            fails = int(s.get("failures", 0)) + int(s.get("errors", 0))
+            skips = int(s.get("skipped", 0))
+            leg.failed += fails
+            leg.skipped += skips
+            leg.passed += total - fails - skips
+    if proc.returncode == 3 or (leg.passed == 0 and leg.failed == 0 and leg.skipped > 0):
+        leg.status = "could not run"
+    elif proc.returncode in (0, 5) and leg.failed == 0:
+        leg.status = "ok"
+    else:
+        leg.status = "FAILED"
+        leg.failed = max(leg.failed, 1)
+    return leg
+
+
+def lint(venv: str) -> bool:
+    bin_ = ROOT / ".venvs" / venv / "bin"
+    ok = True
+    for cmd in (
+        [str(bin_ / "ruff"), "check", "src", "tests", "example", "benchmarks", "scripts"],
+        [
+            str(bin_ / "ruff"),
+            "format",
+            "--check",
+            "src",
+            "tests",
+            "example",
+            "benchmarks",
+            "scripts",
+        ],
+        [str(bin_ / "mypy")],
+    ):
+        print("$", " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)), flush=True)
+        if subprocess.run(cmd, cwd=ROOT, check=False).returncode != 0:
+            ok = False
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", default=",".join(ENGINES))
+    parser.add_argument("--legs", default="", help="comma-separated venv names (default: all)")
+    parser.add_argument("-j", type=int, default=2, help="legs run at once")
+    parser.add_argument("--no-lint", action="store_true")
+    parser.add_argument("pytest_args", nargs="*")
+    args = parser.parse_args()
+
+    problems: list[str] = []
+    available = venvs()
+    if not any(v.endswith("dj61") for v in available):
+        problems.append("no Python 3.12+ interpreter: the Django 6.1 legs cannot run")
+    chosen = [v for v in available if not args.legs or v in args.legs.split(",")]
+    legs = [Leg(v, db) for v in chosen for db in args.db.split(",")]
+
+    lint_ok = True
+    if not args.no_lint:
+        lint_ok = lint("py311-dj52" if "py311-dj52" in available else available[0])
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
+        for leg in pool.map(lambda leg: run_leg(leg, args.pytest_args), legs):
+            print(
+                f"leg {leg.name}: {leg.status} ({leg.passed} passed, {leg.failed} failed, "
+                f"{leg.skipped} skipped, {leg.seconds:.0f}s; log .test-results/{leg.name}.log)",
+                flush=True,
+            )
+
+    print("\nrowsync test legs")
+    header = (
+        f"{'leg':<26} {'versions':<30} {'database':<11} {'status':<14} "
+        f"{'passed':>6} {'failed':>6} {'skipped':>7} {'secs':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    for leg in legs:
+        print(
+            f"{leg.name:<26} {leg.versions:<30} {leg.db:<11} {leg.status:<14} {leg.passed:>6} "
+            f"{leg.failed:>6} {leg.skipped:>7} {leg.seconds:>5.0f}"
+        )
+    print(f"lint (ruff, ruff format, mypy --strict): {'ok' if lint_ok else 'FAILED'}")
+    for leg in legs:
+        if leg.status == "could not run":
+            problems.append(f"leg {leg.name} could not run (see .test-results/{leg.name}.log)")
+    for p in problems:
+        print(("ERROR: " if CI else "warning: ") + p)
+
+    passed = sum(leg.passed for leg in legs)
+    failed = sum(leg.failed for leg in legs) + (0 if lint_ok else 1)
+    skipped = sum(leg.skipped for leg in legs)
+    print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
+    bad = failed > 0 or any(leg.status == "FAILED" for leg in legs) or (CI and problems)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

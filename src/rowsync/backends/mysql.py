@@ -1,0 +1,28 @@
+"""MariaDB and MySQL (InnoDB).
+
+InnoDB runs FK actions inside the storage engine, so cascaded rows fire no triggers
+(MariaDB KB "Trigger Limitations"; MySQL bug #11472), and it silently turns
+``ON DELETE SET DEFAULT`` into ``RESTRICT``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rowsync.backends.base import BaseBackend
+
+
+class MySQLBackend(BaseBackend):
+    """MariaDB 10.6+ and MySQL 8.0+ with InnoDB."""
+
+    vendor: ClassVar[str] = "mysql"
+    fk_actions_fire_triggers: ClassVar[bool] = False
+    supports_fk_set_default: ClassVar[bool] = False
+    supports_skip_locked: ClassVar[bool] = True
+    # InnoDB "exceed max depth of 15" (https://dev.mysql.com/doc/refman/8.0/en/create-table-foreign-keys.html)
+    max_cascade_depth: ClassVar[int | None] = 15
+
+    @property
+    def is_mariadb(self) -> bool:
+        """Return whether the server is MariaDB rather than MySQL."""
+        return bool(getattr(self.connection, "mysql_is_mariadb", False))

@@ -1,0 +1,5 @@
+"""identity subsystem of rowsync."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""ondelete subsystem of rowsync."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,29 @@
+"""Django settings for rowsync's test suite (one database engine per leg)."""
+
+from __future__ import annotations
+
+import os
+
+from tests.dbconfig import db_config
+
+DB = os.environ.get("ROWSYNC_TEST_DB", "sqlite")  # sqlite|postgresql|mariadb
+
+SECRET_KEY = "rowsync-tests"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+DATABASES = {"default": db_config(DB), "other": db_config(DB, "other")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "rowsync",
+    "blog",
+    "tests.testapp",
+]
+AUTH_USER_MODEL = "blog.UserInfo"
+MIDDLEWARE: list[str] = []
+ROOT_URLCONF = "tests.urls"
+MEDIA_ROOT = os.environ.get("ROWSYNC_TEST_MEDIA", "/tmp/rowsync-test-media")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
