@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / ".test-results"
+# Separate concurrent runs on one machine: their own databases and result folders.
+RUN_ID = os.environ.get("ROWSYNC_RUN_ID", "ci")
+RESULTS = ROOT / ".test-results" / RUN_ID
 ENGINES = ("sqlite", "postgresql", "mariadb")
 CI = os.environ.get("CI") == "true"
 
@@ -65,7 +67,7 @@ def versions(venv: str) -> str:
 
 
 def run_leg(leg: Leg, pytest_args: list[str]) -> Leg:
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     xml = RESULTS / f"{leg.name}.xml"
     log = RESULTS / f"{leg.name}.log"
     xml.unlink(missing_ok=True)
@@ -74,7 +76,7 @@ def run_leg(leg: Leg, pytest_args: list[str]) -> Leg:
     env = dict(
         os.environ,
         ROWSYNC_TEST_DB=leg.db,
-        ROWSYNC_TEST_DB_SUFFIX=leg.venv.replace("-", "_"),
+        ROWSYNC_TEST_DB_SUFFIX=f"{RUN_ID}_{leg.venv}".replace("-", "_"),
         ROWSYNC_TEST_SQLITE_DIR=str(sqlite_dir),
         ROWSYNC_TEST_MEDIA=str(RESULTS / f"media-{leg.name}"),
     )
@@ -160,7 +162,7 @@ def main() -> int:
         for leg in pool.map(lambda leg: run_leg(leg, args.pytest_args), legs):
             print(
                 f"leg {leg.name}: {leg.status} ({leg.passed} passed, {leg.failed} failed, "
-                f"{leg.skipped} skipped, {leg.seconds:.0f}s; log .test-results/{leg.name}.log)",
+                f"{leg.skipped} skipped, {leg.seconds:.0f}s; log {RESULTS}/{leg.name}.log)",
                 flush=True,
             )
 
@@ -179,7 +181,7 @@ def main() -> int:
     print(f"lint (ruff, ruff format, mypy --strict): {'ok' if lint_ok else 'FAILED'}")
     for leg in legs:
         if leg.status == "could not run":
-            problems.append(f"leg {leg.name} could not run (see .test-results/{leg.name}.log)")
+            problems.append(f"leg {leg.name} could not run (see {RESULTS}/{leg.name}.log)")
     for p in problems:
         print(("ERROR: " if CI else "warning: ") + p)
 

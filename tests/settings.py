@@ -21,6 +21,8 @@ INSTALLED_APPS = [
     "rowsync",
     "blog",
     "tests.testapp",
+    "tests.odapp",
+    "tests.evapp",
 ]
 AUTH_USER_MODEL = "blog.UserInfo"
 MIDDLEWARE: list[str] = []

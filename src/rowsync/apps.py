@@ -13,5 +13,10 @@ class RowsyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Connect checks and signal handlers (idempotent: Django may call it twice in tests)."""
-        from rowsync import checks  # noqa: F401  (registers the system checks)
+        """Let each subsystem connect its hooks (each ``setup()`` is idempotent)."""
+        from rowsync import checks, events, identity, ondelete
+
+        checks.setup()
+        identity.setup()
+        ondelete.setup()
+        events.setup()

@@ -17,7 +17,11 @@ from django.db import connections
 from rowsync.backends import is_supported
 
 
-@checks.register(checks.Tags.database)
+def setup() -> None:
+    """Register the general checks (Django ignores a second registration)."""
+    checks.register(check_database_vendors, checks.Tags.database)
+
+
 def check_database_vendors(
     app_configs: Sequence[AppConfig] | None = None,
     databases: Sequence[str] | None = None,

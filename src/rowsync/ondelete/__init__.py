@@ -1,5 +1,9 @@
-"""ondelete subsystem of rowsync."""
+"""The ondelete subsystem of rowsync."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+__all__ = ["setup"]
+
+
+def setup() -> None:
+    """Connect this subsystem's hooks, checks and signal handlers (idempotent)."""

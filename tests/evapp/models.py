@@ -1,0 +1,3 @@
+"""Test models of the evapp suite."""
+
+from __future__ import annotations

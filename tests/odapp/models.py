@@ -1,0 +1,3 @@
+"""Test models of the odapp suite."""
+
+from __future__ import annotations
