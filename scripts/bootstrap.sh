@@ -28,7 +28,8 @@ find_python() {  # find_python 3.11 -> path of an interpreter of that minor vers
 make_venv() {  # make_venv NAME PYTHON DJANGO_SPEC
   local name=$1 py=$2 django=$3 dir=.venvs/$1
   local stamp="$dir/.rowsync-stamp" want
-  want="$(cat pyproject.toml | sha1sum | cut -c1-12) $django"
+  # Rebuild only when the dependencies change (the [project] table), not for tool settings.
+  want="$(sed -n '/^\[project\]/,/^\[tool/p' pyproject.toml | sha1sum | cut -c1-12) $django"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   echo "bootstrap: building $dir ($("$py" --version), $django)"
   rm -rf "$dir"
