@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "tests.testapp",
     "tests.odapp",
     "tests.evapp",
+    "tests.ormapp",
 ]
 AUTH_USER_MODEL = "blog.UserInfo"
 MIDDLEWARE: list[str] = []
