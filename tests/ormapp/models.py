@@ -5,6 +5,7 @@
 * ``Book.publish`` / ``Book.authors`` / ``AuthorDetail.author``: ``db_constraint=False``
   ("断关联"): Django joins through them but the database enforces nothing, so a row may point
   at a row that does not exist.
+* ``Contract``: a many-to-many through model with an extra column (``through_defaults``).
 * ``related_name`` / ``related_query_name``, including the ``%(app_label)s`` / ``%(class)s``
   placeholders that an abstract base needs so that each child gets its own reverse accessor.
 """
@@ -27,6 +28,7 @@ class BaseModel(models.Model):
 
 class Publish(BaseModel):
     name = models.CharField(max_length=64)
+    partners = models.ManyToManyField("Author", through="Contract", related_name="publishers")
 
     def __str__(self) -> str:
         return self.name
@@ -61,6 +63,17 @@ class Book(BaseModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Contract(models.Model):
+    """Through model with an extra column, filled by ``through_defaults``."""
+
+    publish = models.ForeignKey(Publish, on_delete=models.CASCADE)
+    author = models.ForeignKey(Author, on_delete=models.CASCADE)
+    role = models.CharField(max_length=16)
+
+    class Meta:
+        unique_together = [("publish", "author")]
 
 
 class Remark(models.Model):
