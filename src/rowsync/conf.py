@@ -27,3 +27,37 @@ def db_on_delete_selection() -> str | list[str] | tuple[str, ...]:
 def capture_selection() -> str | list[str] | tuple[str, ...]:
     """Return ``ROWSYNC_CAPTURE``: models whose deleted rows the database records."""
     return _model_selection("ROWSYNC_CAPTURE")
+
+
+# --- worker ---
+
+
+def worker_batch_size() -> int:
+    """Return ``ROWSYNC_WORKER_BATCH_SIZE``: events one worker claims per transaction (500)."""
+    return int(getattr(settings, "ROWSYNC_WORKER_BATCH_SIZE", 500))
+
+
+def worker_poll_interval() -> float:
+    """Return ``ROWSYNC_WORKER_POLL_INTERVAL``: seconds between polls when idle (1.0).
+
+    On PostgreSQL the worker also wakes up at once on ``NOTIFY``; the poll is the fallback.
+    """
+    return float(getattr(settings, "ROWSYNC_WORKER_POLL_INTERVAL", 1.0))
+
+
+def worker_max_attempts() -> int:
+    """Return ``ROWSYNC_WORKER_MAX_ATTEMPTS``: failed deliveries before a dead letter (5)."""
+    return int(getattr(settings, "ROWSYNC_WORKER_MAX_ATTEMPTS", 5))
+
+
+def worker_retry_delay() -> tuple[float, float]:
+    """Return ``ROWSYNC_WORKER_RETRY_DELAY``: ``(first, longest)`` back-off in seconds.
+
+    The delay doubles after each failure, from ``first`` up to ``longest``
+    (default ``(5.0, 3600.0)``). A single number sets ``first`` only.
+    """
+    value = getattr(settings, "ROWSYNC_WORKER_RETRY_DELAY", (5.0, 3600.0))
+    if isinstance(value, int | float):
+        return float(value), max(float(value), 3600.0)
+    first, longest = value
+    return float(first), float(longest)

@@ -6,9 +6,19 @@ A backend holds facts (feature flags) and SQL templates for one vendor. Callers 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+
+class WorkerListener(Protocol):
+    """A wake-up channel for an idle event worker (PostgreSQL ``LISTEN``)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; return whether new events were announced."""
+
+    def close(self) -> None:
+        """Release the channel's connection."""
 
 
 class BaseBackend:
@@ -41,3 +51,22 @@ class BaseBackend:
     def has_feature(self, name: str) -> bool:
         """Return the boolean feature flag ``name`` (False for unknown names)."""
         return bool(getattr(self, name, False))
+
+    # --- worker ---
+    #: Can an ``UPDATE`` pick its rows with a ``LIMIT``ed subquery on its own table?
+    #: (MySQL/MariaDB: "This version ... doesn't yet support 'LIMIT & IN/ALL/ANY/SOME
+    #: subquery'", https://dev.mysql.com/doc/refman/8.0/en/subquery-restrictions.html)
+    worker_lease_update_subquery: ClassVar[bool] = True
+
+    @property
+    def worker_skip_locked(self) -> bool:
+        """Return whether workers claim events with ``SELECT ... FOR UPDATE SKIP LOCKED``.
+
+        Django knows the server version (MariaDB has SKIP LOCKED from 10.6, MySQL from 8.0).
+        """
+        features = self.connection.features
+        return self.supports_skip_locked and bool(features.has_select_for_update_skip_locked)
+
+    def worker_listener(self) -> WorkerListener | None:
+        """Return a wake-up channel for idle workers, or None when they must poll."""
+        return None

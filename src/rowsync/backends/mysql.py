@@ -26,3 +26,8 @@ class MySQLBackend(BaseBackend):
     def is_mariadb(self) -> bool:
         """Return whether the server is MariaDB rather than MySQL."""
         return bool(getattr(self.connection, "mysql_is_mariadb", False))
+
+    # --- worker ---
+    # "LIMIT & IN/ALL/ANY/SOME subquery" is refused
+    # (https://mariadb.com/kb/en/subquery-limitations/).
+    worker_lease_update_subquery: ClassVar[bool] = False

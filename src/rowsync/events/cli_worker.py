@@ -1,0 +1,99 @@
+"""``manage.py rowsync worker``: deliver pending events in a long-running process."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from rowsync.events.retry import RetryPolicy
+
+HELP = (
+    "Deliver Django's post_delete for pending events (rows deleted by the database, raw SQL, "
+    "other programs or crashed processes). Stops cleanly on SIGTERM/SIGINT; --drain "
+    "delivers everything due and exits."
+)
+
+
+def add_arguments(parser: CommandParser) -> None:
+    """Declare the worker's options."""
+    parser.add_argument("--database", default="default", help="Database alias (default).")
+    parser.add_argument(
+        "--drain", action="store_true", help="Deliver everything due, then exit (cron, tests)."
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="Events per transaction.")
+    parser.add_argument(
+        "--poll-interval", type=float, default=None, help="Seconds between polls when idle."
+    )
+    parser.add_argument(
+        "--max-attempts", type=int, default=None, help="Failed attempts before a dead letter."
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=float,
+        default=None,
+        help="Seconds before the first retry (doubles after each failure).",
+    )
+    parser.add_argument(
+        "--max-events", type=int, default=None, help="Exit after handling this many events."
+    )
+    parser.add_argument(
+        "--progress",
+        type=float,
+        default=10.0,
+        help="Seconds between progress lines (0: only the final line).",
+    )
+    parser.add_argument(
+        "--no-listen", action="store_true", help="Poll only (no LISTEN/NOTIFY wake-up)."
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=["skip_locked", "lease"],
+        default=None,
+        help="How to claim events (default: what the database supports best).",
+    )
+    parser.add_argument("--worker-id", default=None, help="Name recorded in claimed_by.")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="Import MODULE first (receivers connected outside an AppConfig.ready()).",
+    )
+
+
+def handle(command: BaseCommand, **options: Any) -> None:
+    """Run the worker until it is stopped (or, with ``--drain``, until nothing is due)."""
+    from rowsync.events.worker import Worker
+
+    for module in options["imports"]:
+        importlib.import_module(module)
+    policy = RetryPolicy.from_settings()
+    if options["max_attempts"] is not None or options["retry_delay"] is not None:
+        policy = RetryPolicy(
+            max_attempts=options["max_attempts"] or policy.max_attempts,
+            base_delay=policy.base_delay
+            if options["retry_delay"] is None
+            else options["retry_delay"],
+            max_delay=policy.max_delay,
+        )
+
+    def report(line: str) -> None:
+        command.stdout.write(line)
+        command.stdout.flush()
+
+    worker = Worker(
+        options["database"],
+        batch_size=options["batch_size"],
+        poll_interval=options["poll_interval"],
+        policy=policy,
+        worker_id=options["worker_id"],
+        strategy=options["strategy"],
+        listen=not options["no_listen"],
+        progress_interval=options["progress"],
+        report=report,
+    )
+    worker.install_signal_handlers()
+    worker.run(drain=options["drain"], max_events=options["max_events"])

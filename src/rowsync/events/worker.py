@@ -1,0 +1,450 @@
+"""The event worker: deliver Django's ``post_delete`` for events no process delivered.
+
+One pass (:meth:`Worker.run_once`) is one transaction:
+
+1. claim a batch of due events (:mod:`rowsync.events.claim`),
+2. send ``post_delete`` for each (receivers run inside this transaction),
+3. delete the delivered events,
+4. commit.
+
+If a receiver raises, the transaction is rolled back and the same events are taken again
+one by one, each inside a savepoint: the good ones are delivered and deleted, the failing
+one is rolled back to its savepoint and scheduled for a retry with back-off, or parked as a
+dead letter after ``max_attempts`` (:mod:`rowsync.events.retry`). Other events are not
+blocked.
+
+Guarantees (see ``docs/worker.md``): the receivers' database writes commit in the same
+transaction as the event's deletion, so they happen exactly once. Anything a receiver does
+outside the database (files, HTTP calls, caches) is at least once: a crash after it ran
+and before the commit re-delivers the event. Work a receiver defers with
+``transaction.on_commit`` runs after the commit, at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import FrameType
+from typing import Any
+
+from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+
+from rowsync import conf
+from rowsync.backends import get_backend
+from rowsync.backends.base import WorkerListener
+from rowsync.events import claim as claims
+from rowsync.events.retry import RetryPolicy, describe_error, is_permanent
+from rowsync.exceptions import RowsyncError
+from rowsync.models import DeletedRow
+
+logger = logging.getLogger("rowsync.worker")
+
+#: Sends ``post_delete`` for one event on database alias ``using``.
+Deliver = Callable[[DeletedRow, str], None]
+
+
+class WorkerStopped(RowsyncError):
+    """A second SIGTERM/SIGINT asked the worker to stop at once (the batch rolls back)."""
+
+
+def default_worker_id() -> str:
+    """Return a name unique to this process: ``host:pid:random``."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _default_deliver() -> Deliver:
+    from rowsync.events.dispatch import deliver_one
+
+    def deliver(event: DeletedRow, using: str) -> None:
+        # Not robust: the first receiver error aborts the event's savepoint, so the
+        # receivers' database writes for one event commit all together or not at all.
+        # Workers pass no origin: the object whose delete caused the row is long gone.
+        deliver_one(event, using, None)
+
+    return deliver
+
+
+@dataclass
+class WorkerStats:
+    """Counters of one worker run."""
+
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    batches: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        """Return delivered events per second since the start."""
+        elapsed = time.monotonic() - self.started
+        return self.delivered / elapsed if elapsed > 0 else 0.0
+
+
+class Worker:
+    """Deliver pending events from the event table of one database.
+
+    Args:
+        using: Database alias holding ``rowsync_deleted_row``.
+        batch_size: Events per transaction (``ROWSYNC_WORKER_BATCH_SIZE``).
+        poll_interval: Seconds between polls when idle (``ROWSYNC_WORKER_POLL_INTERVAL``).
+        policy: Retry policy (``ROWSYNC_WORKER_MAX_ATTEMPTS``, ``..._RETRY_DELAY``).
+        worker_id: Name written into ``claimed_by``; unique per process by default.
+        strategy: ``"skip_locked"`` or ``"lease"``; the backend picks by default.
+        lease_seconds: Length of a lease (lease strategy).
+        listen: Wake up on ``NOTIFY`` where the backend has it (polling stays on).
+        progress_interval: Seconds between progress reports (0 turns them off).
+        report: Where progress lines go (default: the ``rowsync.worker`` logger).
+        deliver: Sends ``post_delete`` for one event (default: rowsync's dispatcher).
+    """
+
+    def __init__(
+        self,
+        using: str = "default",
+        *,
+        batch_size: int | None = None,
+        poll_interval: float | None = None,
+        policy: RetryPolicy | None = None,
+        worker_id: str | None = None,
+        strategy: claims.Strategy | None = None,
+        lease_seconds: float = 300.0,
+        listen: bool = True,
+        progress_interval: float = 10.0,
+        report: Callable[[str], None] | None = None,
+        deliver: Deliver | None = None,
+    ) -> None:
+        self.using = using
+        self.batch_size = batch_size or conf.worker_batch_size()
+        self.poll_interval = (
+            conf.worker_poll_interval() if poll_interval is None else poll_interval
+        )
+        self.policy = policy or RetryPolicy.from_settings()
+        self.worker_id = (worker_id or default_worker_id())[:100]
+        self.strategy: claims.Strategy = strategy or claims.default_strategy(using)
+        self.lease = timedelta(seconds=lease_seconds)
+        self.listen = listen
+        self.progress_interval = progress_interval
+        self.report = report or logger.info
+        self.deliver = deliver or _default_deliver()
+        self.stats = WorkerStats()
+        self._stopping = False
+        self._last_report = time.monotonic()
+        self._last_reported_count = 0
+
+    # -- one batch -------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Claim, deliver and delete one batch; return how many events it handled.
+
+        "Handled" counts delivered events and failed attempts; 0 means nothing was due.
+        """
+        # DEBUG=True would keep every query of a long-lived worker.
+        connections[self.using].queries_log.clear()
+        now = timezone.now()
+        ids: list[int] = []
+        try:
+            with transaction.atomic(using=self.using):
+                events = self._claim(now)
+                if not events:
+                    return 0
+                ids = [event.pk for event in events]
+                for event in events:
+                    self.deliver(event, self.using)
+                claims.finish(self.using, ids)
+        except (KeyboardInterrupt, WorkerStopped):
+            raise
+        except Exception:
+            if not ids:
+                raise  # claiming itself failed: a database problem, not a receiver's
+            logger.debug("batch of %d failed; delivering one event at a time", len(ids))
+            return self._run_one_by_one(ids)
+        self.stats.delivered += len(ids)
+        self.stats.batches += 1
+        return len(ids)
+
+    def _claim(self, now: Any, ids: list[int] | None = None) -> list[DeletedRow]:
+        return claims.claim(
+            self.using,
+            worker_id=self.worker_id,
+            limit=self.batch_size if ids is None else len(ids),
+            now=now,
+            lease=self.lease,
+            strategy=self.strategy,
+            ids=ids,
+        )
+
+    def _run_one_by_one(self, ids: list[int]) -> int:
+        """Deliver the events ``ids`` each in a savepoint; record the failures."""
+        now = timezone.now()
+        delivered: list[int] = []
+        failures: list[tuple[DeletedRow, BaseException]] = []
+        with transaction.atomic(using=self.using):
+            events = self._claim(now, ids)
+            for event in events:
+                try:
+                    with transaction.atomic(using=self.using):
+                        self.deliver(event, self.using)
+                except (KeyboardInterrupt, WorkerStopped):
+                    raise
+                except Exception as exc:
+                    failures.append((event, exc))
+                else:
+                    delivered.append(event.pk)
+            claims.finish(self.using, delivered)
+            dead_now = 0
+            for event, error in failures:
+                dead = claims.record_failure(
+                    self.using,
+                    event,
+                    describe_error(error),
+                    now=now,
+                    policy=self.policy,
+                    permanent=is_permanent(error),
+                )
+                dead_now += dead
+                log = logger.error if dead else logger.warning
+                log(
+                    "event %s (%s pk=%s) failed attempt %d%s: %s",
+                    event.pk,
+                    event.model_label,
+                    event.pk_text,
+                    event.attempts + 1,
+                    ", now a dead letter" if dead else "",
+                    error,
+                )
+        self.stats.delivered += len(delivered)
+        self.stats.failed += len(failures)
+        self.stats.dead += dead_now
+        self.stats.batches += 1
+        return len(delivered) + len(failures)
+
+    # -- the loop --------------------------------------------------------------------
+
+    def run(self, *, drain: bool = False, max_events: int | None = None) -> WorkerStats:
+        """Deliver events until stopped (SIGTERM/SIGINT, :meth:`stop`) or, with ``drain``,
+        until nothing is due.
+
+        Args:
+            drain: Stop as soon as a pass finds nothing due (events waiting for a retry
+                later stay pending).
+            max_events: Stop after handling at least this many events.
+
+        Returns:
+            The run's counters.
+        """
+        listener = self._open_listener() if not drain else None
+        self._report_start()
+        try:
+            while not self._stopping:
+                try:
+                    handled = self.run_once()
+                except DatabaseError as exc:
+                    if drain:
+                        raise
+                    logger.warning(
+                        "database error, retrying in %.1fs: %s", self.poll_interval, exc
+                    )
+                    connections[self.using].close()
+                    self._sleep(max(self.poll_interval, 0.1))
+                    continue
+                self._maybe_report()
+                if (
+                    max_events is not None
+                    and self.stats.delivered + self.stats.failed >= max_events
+                ):
+                    break
+                if handled:
+                    continue
+                if drain:
+                    break
+                listener = self._idle(listener)
+        finally:
+            if listener is not None:
+                listener.close()
+        self._report(final=True)
+        return self.stats
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current batch commits."""
+        self._stopping = True
+
+    def install_signal_handlers(self) -> None:
+        """Stop cleanly on the first SIGTERM/SIGINT, at once (rolling back) on the second."""
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            if self._stopping:
+                raise WorkerStopped(f"stopped by signal {signum} during a batch")
+            logger.info("signal %d: stopping after the current batch", signum)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def _open_listener(self) -> WorkerListener | None:
+        if not self.listen:
+            return None
+        try:
+            return get_backend(connections[self.using]).worker_listener()
+        except Exception as exc:  # no LISTEN: polling still delivers everything
+            logger.warning("cannot listen for notifications, polling only: %s", exc)
+            return None
+
+    def _idle(self, listener: WorkerListener | None) -> WorkerListener | None:
+        """Wait for a notification or the poll interval, in short slices (to see signals)."""
+        deadline = time.monotonic() + self.poll_interval
+        while not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if listener is None:
+                time.sleep(min(left, 0.25))
+                continue
+            try:
+                if listener.wait(min(left, 0.5)):
+                    break
+            except Exception as exc:
+                logger.warning("notification channel lost, polling only: %s", exc)
+                try:
+                    listener.close()
+                except Exception:  # already broken
+                    logger.debug("closing the broken listener failed", exc_info=True)
+                listener = None
+        return listener
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(min(deadline - time.monotonic(), 0.25) if seconds > 0 else 0)
+
+    # -- progress --------------------------------------------------------------------
+
+    def _report_start(self) -> None:
+        if self.progress_interval:
+            self.report(
+                f"rowsync worker {self.worker_id} on {self.using!r}: strategy {self.strategy}, "
+                f"batch {self.batch_size}, max attempts {self.policy.max_attempts}"
+            )
+
+    def _maybe_report(self) -> None:
+        if not self.progress_interval:
+            return
+        if time.monotonic() - self._last_report >= self.progress_interval:
+            self._report()
+
+    def _report(self, *, final: bool = False) -> None:
+        if not self.progress_interval and not final:
+            return
+        now = time.monotonic()
+        window = max(now - self._last_report, 1e-9)
+        recent = (self.stats.delivered - self._last_reported_count) / window
+        self._last_report = now
+        self._last_reported_count = self.stats.delivered
+        try:
+            pending: int | str = claims.pending_count(self.using)
+            dead: int | str = claims.dead_count(self.using)
+        except DatabaseError:
+            pending = dead = "?"
+        prefix = "done: " if final else ""
+        self.report(
+            f"{prefix}delivered {self.stats.delivered} ({recent:.0f}/s now, "
+            f"{self.stats.rate:.0f}/s overall), failed attempts {self.stats.failed}, "
+            f"new dead letters {self.stats.dead}, pending {pending}, dead letters {dead}"
+        )
+
+
+# -- dead letters ------------------------------------------------------------------------
+
+
+@dataclass
+class ReplayResult:
+    """What :func:`replay` did."""
+
+    delivered: list[int] = field(default_factory=list)
+    #: {event id: reason}
+    failed: dict[int, str] = field(default_factory=dict)
+    requeued: int = 0
+
+
+def dead_letters(
+    using: str = "default", *, ids: list[int] | None = None, model: str | None = None
+) -> list[DeletedRow]:
+    """Return dead letters, oldest first, optionally only ``ids`` or one model label."""
+    qs = DeletedRow.objects.using(using).filter(status=DeletedRow.Status.DEAD)
+    if ids:
+        qs = qs.filter(pk__in=ids)
+    if model:
+        qs = qs.filter(model_label__iexact=model)
+    return list(qs.order_by("pk"))
+
+
+def replay(
+    using: str = "default",
+    *,
+    ids: list[int] | None = None,
+    model: str | None = None,
+    requeue: bool = False,
+    deliver: Deliver | None = None,
+) -> ReplayResult:
+    """Re-send dead letters now (or put them back in the worker's queue).
+
+    Each event is delivered in its own transaction that also deletes it, as the worker
+    does. An event that fails again stays a dead letter with the new reason and one more
+    attempt counted.
+
+    Args:
+        using: Database alias of the event table.
+        ids: Only these events (None: every dead letter).
+        model: Only events of this ``app_label.ModelName``.
+        requeue: Mark them pending with a fresh attempt count instead of sending them
+            here; a running worker then delivers them.
+        deliver: Sends ``post_delete`` for one event (default: rowsync's dispatcher).
+    """
+    result = ReplayResult()
+    if requeue:
+        qs = DeletedRow.objects.using(using).filter(status=DeletedRow.Status.DEAD)
+        if ids:
+            qs = qs.filter(pk__in=ids)
+        if model:
+            qs = qs.filter(model_label__iexact=model)
+        result.requeued = qs.update(
+            status=DeletedRow.Status.PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            claimed_by="",
+            claimed_until=None,
+        )
+        return result
+    send = deliver or _default_deliver()
+    for event in dead_letters(using, ids=ids, model=model):
+        try:
+            with transaction.atomic(using=using):
+                # Re-read under lock: another replay may have taken it meanwhile.
+                locked = (
+                    DeletedRow.objects.using(using)
+                    .select_for_update()
+                    .filter(pk=event.pk, status=DeletedRow.Status.DEAD)
+                    .first()
+                )
+                if locked is None:
+                    continue
+                send(locked, using)
+                claims.finish(using, [locked.pk])
+        except (KeyboardInterrupt, WorkerStopped):
+            raise
+        except Exception as exc:
+            reason = describe_error(exc)
+            DeletedRow.objects.using(using).filter(pk=event.pk).update(
+                attempts=event.attempts + 1, last_error=reason
+            )
+            result.failed[event.pk] = f"{type(exc).__name__}: {exc}"
+        else:
+            result.delivered.append(event.pk)
+    return result

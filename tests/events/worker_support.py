@@ -1,0 +1,101 @@
+"""Helpers for the worker tests: events in bulk, the receipt table, worker subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from rowsync.models import DeletedRow
+from tests.events import worker_receivers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def insert_events(count, *, start=1, using="default", label="blog.Tag", row=None, **fields):
+    """Write ``count`` pending Tag events with pks ``start..start+count-1`` (bulk INSERT)."""
+    events = [
+        DeletedRow(
+            model_label=label,
+            table_name="blog_tag",
+            op="D",
+            pk_text=str(pk),
+            row=row if row is not None else {"nid": pk, "title": f"tag {pk}", "blog_id": 1},
+            **fields,
+        )
+        for pk in range(start, start + count)
+    ]
+    DeletedRow.objects.using(using).bulk_create(events, batch_size=2000)
+
+
+def receipt_keys(using="default"):
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT k FROM {worker_receivers.RECEIPT_TABLE}")
+        return sorted(int(k) for (k,) in cursor.fetchall())
+
+
+@pytest.fixture
+def receipts(transactional_db):
+    """Create the receipt table (committed, visible to worker processes); drop it after."""
+    connection = connections["default"]
+    table = worker_receivers.RECEIPT_TABLE
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(
+            f"CREATE TABLE {table} (k VARCHAR(64) NOT NULL PRIMARY KEY, title VARCHAR(64))"
+        )
+    yield table
+    connection.close()  # a killed worker may leave nothing open, but our cursor may be
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@pytest.fixture
+def receiver(receipts):
+    """Connect the test receiver in this process; reset its failure list afterwards."""
+    worker_receivers.connect()
+    worker_receivers.FAIL.clear()
+    yield worker_receivers
+    worker_receivers.FAIL.clear()
+    worker_receivers.disconnect()
+
+
+def worker_env(**extra):
+    """Return the environment of a worker subprocess that uses this test database."""
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "tests.events.worker_settings"
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "src"), str(ROOT), str(ROOT / "example"), env.get("PYTHONPATH", "")]
+    )
+    env["ROWSYNC_WORKER_TEST_CONNECT"] = "1"
+    for alias in connections:
+        env[f"ROWSYNC_WORKER_DB_{alias.upper()}"] = str(connections[alias].settings_dict["NAME"])
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def spawn_worker(*args, env=None, **popen):
+    """Start ``python -m django rowsync worker ARGS`` with the test receiver imported."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "django",
+        "rowsync",
+        "worker",
+        "--import",
+        "tests.events.worker_receivers",
+        *args,
+    ]
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env or worker_env(),
+        stdout=popen.pop("stdout", subprocess.PIPE),
+        stderr=popen.pop("stderr", subprocess.PIPE),
+        text=True,
+        **popen,
+    )
