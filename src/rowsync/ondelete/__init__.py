@@ -1,4 +1,4 @@
-"""The ondelete subsystem of rowsync."""
+"""The ondelete subsystem of rowsync: the database enforces ``on_delete``."""
 
 from __future__ import annotations
 
@@ -7,3 +7,6 @@ __all__ = ["setup"]
 
 def setup() -> None:
     """Connect this subsystem's hooks, checks and signal handlers (idempotent)."""
+    from rowsync import schema
+
+    schema.setup()

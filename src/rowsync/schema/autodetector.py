@@ -1,0 +1,114 @@
+"""``makemigrations`` support: add or remove objects when the desired ones change.
+
+The desired objects come from the registered contributors, run on the models of the
+autodetector's ``to_state``; what earlier migrations installed comes from the
+``rowsync_objects`` option of ``from_state``. A changed object (same name, other SQL)
+is removed and installed again, so old migrations keep their frozen SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.migrations.autodetector import (  # type: ignore[attr-defined]
+    MigrationAutodetector,
+    OperationDependency,
+)
+from django.db.models import Model
+
+from rowsync.schema.objects import CompiledSQL
+from rowsync.schema.operations import (
+    OPTION,
+    InstallDatabaseObject,
+    RemoveDatabaseObject,
+)
+from rowsync.schema.registry import desired_objects
+
+
+def _dependencies(model: type[Model]) -> list[OperationDependency]:
+    """Return what an install must follow: the model, its relation fields, their targets."""
+    opts = model._meta
+    deps = [
+        OperationDependency(opts.app_label, opts.model_name, None, OperationDependency.Type.CREATE)
+    ]
+    for field in opts.local_fields:
+        remote = getattr(field.remote_field, "model", None)
+        if remote is None or isinstance(remote, str):
+            continue
+        deps.append(
+            OperationDependency(
+                opts.app_label, opts.model_name, field.name, OperationDependency.Type.CREATE
+            )
+        )
+        ropts = remote._meta
+        deps.append(
+            OperationDependency(
+                ropts.app_label, ropts.model_name, None, OperationDependency.Type.CREATE
+            )
+        )
+    return deps
+
+
+class RowsyncAutodetectorMixin:
+    """Mixin for ``MigrationAutodetector`` that emits rowsync's object operations."""
+
+    from_state: Any
+    to_state: Any
+
+    def generate_altered_db_table(self) -> None:
+        """Run Django's last generator, then rowsync's (so installs follow everything)."""
+        super().generate_altered_db_table()  # type: ignore[misc]
+        self.generate_rowsync_objects()
+
+    def _rowsync_current(
+        self, app_label: str, model_name: str
+    ) -> dict[tuple[str, str], CompiledSQL]:
+        model_state = self.from_state.models.get((app_label, model_name))
+        if model_state is None:
+            return {}
+        return {o.key: o for o in model_state.options.get(OPTION, ())}
+
+    def generate_rowsync_objects(self) -> None:
+        """Add ``RemoveDatabaseObject``/``InstallDatabaseObject`` for every difference."""
+        add_operation = self.add_operation  # type: ignore[attr-defined]
+        new_apps = self.to_state.apps
+        keys = set(self.from_state.models) | set(self.to_state.models)
+        for app_label, model_name in sorted(keys):
+            current = self._rowsync_current(app_label, model_name)
+            desired: dict[tuple[str, str], CompiledSQL] = {}
+            model: type[Model] | None = None
+            model_state = self.to_state.models.get((app_label, model_name))
+            if model_state is not None:
+                model = new_apps.get_model(app_label, model_name)
+                desired = {o.key: o for o in desired_objects(model)}
+            name = model_state.name if model_state is not None else model_name
+            for key, obj in sorted(current.items(), reverse=True):
+                if desired.get(key) != obj:
+                    # Removals go first: before a RemoveField/DeleteModel drops what the
+                    # object names (MariaDB keeps such triggers and then fails every DELETE).
+                    add_operation(
+                        app_label,
+                        RemoveDatabaseObject(
+                            model_name=self._state_name(app_label, model_name), obj=obj
+                        ),
+                        beginning=True,
+                    )
+            for key, obj in sorted(desired.items()):
+                if current.get(key) != obj:
+                    assert model is not None
+                    add_operation(
+                        app_label,
+                        InstallDatabaseObject(model_name=name, obj=obj),
+                        dependencies=_dependencies(model),
+                    )
+
+    def _state_name(self, app_label: str, model_name: str) -> str:
+        model_state = self.from_state.models.get((app_label, model_name))
+        return str(model_state.name) if model_state is not None else model_name
+
+
+def autodetector_class(base: type[MigrationAutodetector]) -> type[MigrationAutodetector]:
+    """Return ``base`` with rowsync's generator mixed in (``base`` itself if already so)."""
+    if issubclass(base, RowsyncAutodetectorMixin):
+        return base
+    return type("RowsyncAutodetector", (RowsyncAutodetectorMixin, base), {})

@@ -1,0 +1,125 @@
+"""Install objects outside migrations: after ``migrate`` and for apps without migrations.
+
+* A migrated app gets the objects its migration state records, when they are missing
+  (Django's SQLite table rebuild, or an ``AlterField`` that dropped a constraint, may
+  have removed them).
+* An app without migrations (``migrate --run-syncdb``, test databases built with
+  ``--nomigrations``) gets the objects its current models want.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any
+
+from django.apps import AppConfig
+from django.apps.registry import Apps
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.loader import MigrationLoader
+from django.db.models import Model
+
+from rowsync.backends import get_backend, is_supported
+from rowsync.schema.objects import CompiledSQL
+from rowsync.schema.operations import OPTION
+from rowsync.schema.registry import desired_objects
+
+
+def installed_objects(connection: BaseDatabaseWrapper) -> dict[str, str]:
+    """Return ``{name: table}`` of the ``rowsync_*`` triggers and constraints installed."""
+    sql = get_backend(connection).installed_objects_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return {str(name): str(table) for name, table in cursor.fetchall()}
+
+
+def install_objects(
+    connection: BaseDatabaseWrapper, objects: Iterable[CompiledSQL], *, missing_only: bool = True
+) -> list[CompiledSQL]:
+    """Run the install SQL of ``objects`` meant for ``connection``'s engine.
+
+    Args:
+        connection: Where to install.
+        objects: Objects of any engine; others are ignored.
+        missing_only: Skip objects whose name is already installed.
+
+    Returns:
+        The objects installed.
+    """
+    todo = [o for o in objects if o.vendor == connection.vendor]
+    if not todo:
+        return []
+    if missing_only:
+        present = installed_objects(connection)
+        todo = [o for o in todo if o.name not in present]
+    if not todo:
+        return []
+    with connection.schema_editor() as editor:
+        for obj in todo:
+            for sql in obj.install_sql:
+                editor.execute(sql, params=None)
+    return todo
+
+
+def uninstall_objects(connection: BaseDatabaseWrapper, objects: Iterable[CompiledSQL]) -> None:
+    """Run the uninstall SQL of ``objects`` meant for ``connection``'s engine."""
+    todo = [o for o in objects if o.vendor == connection.vendor]
+    if not todo:
+        return
+    with connection.schema_editor() as editor:
+        for obj in todo:
+            for sql in obj.uninstall_sql:
+                editor.execute(sql, params=None)
+
+
+# {app label: has migrations}
+_MIGRATED: dict[str, bool] = {}
+
+
+def app_has_migrations(app_label: str) -> bool:
+    """Return whether ``app_label`` has a migrations package (``MIGRATION_MODULES`` aware)."""
+    module_name, _explicit = MigrationLoader.migrations_module(app_label)
+    if module_name is None:
+        return False
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    return hasattr(module, "__path__")
+
+
+def expected_objects(model: type[Model], migrated: bool) -> list[CompiledSQL]:
+    """Return the objects ``model`` should have: its state's if ``migrated``, else desired."""
+    if migrated:
+        return list(getattr(model._meta, OPTION, None) or ())
+    return desired_objects(model)
+
+
+def ensure_app_objects(
+    connection: BaseDatabaseWrapper, app_label: str, apps: Apps
+) -> list[CompiledSQL]:
+    """Install the objects ``app_label``'s models should have and lack on ``connection``."""
+    if not is_supported(connection):
+        return []
+    migrated = app_has_migrations(app_label)
+    try:
+        app = apps.get_app_config(app_label)
+    except LookupError:
+        return []
+    wanted: list[CompiledSQL] = []
+    for model in app.get_models():
+        if router.allow_migrate_model(connection.alias, model):
+            wanted.extend(expected_objects(model, migrated))
+    return install_objects(connection, wanted)
+
+
+def on_post_migrate(
+    sender: AppConfig, using: str = "default", apps: Apps | None = None, **kwargs: Any
+) -> None:
+    """``post_migrate`` receiver: ensure the sender app's objects exist."""
+    if apps is None:
+        from django.apps import apps as global_apps
+
+        apps = global_apps
+    ensure_app_objects(connections[using], sender.label, apps)

@@ -1,0 +1,169 @@
+"""Migration operations that install and remove frozen database objects.
+
+The migration state keeps the objects of each model in the model option
+``rowsync_objects`` (a list of :class:`CompiledSQL`), which is how the autodetector
+knows what earlier migrations installed and how ``migrate`` re-creates objects that
+a table rebuild dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+from rowsync.schema.objects import CompiledSQL
+
+#: The model option (``Meta``-level, state only) that lists a model's objects.
+OPTION = "rowsync_objects"
+
+
+def state_objects(state: ProjectState, app_label: str, model_name: str) -> list[CompiledSQL]:
+    """Return the objects the migration ``state`` records for a model."""
+    model_state = state.models[app_label, model_name.lower()]
+    return list(model_state.options.get(OPTION, ()))
+
+
+def _set_state_objects(
+    state: ProjectState, app_label: str, model_name: str, objects: list[CompiledSQL]
+) -> None:
+    objects = sorted(objects, key=lambda o: (o.vendor, o.name))
+    if objects:
+        state.alter_model_options(app_label, model_name.lower(), {OPTION: objects})
+    else:
+        state.alter_model_options(app_label, model_name.lower(), {}, option_keys=[OPTION])
+
+
+def run_statements(schema_editor: BaseDatabaseSchemaEditor, statements: tuple[str, ...]) -> None:
+    """Execute ``statements`` one by one (``sqlmigrate`` collects them instead)."""
+    for sql in statements:
+        # params=None: no placeholder interpolation, so '%' in trigger bodies is safe.
+        schema_editor.execute(sql, params=None)
+
+
+class _ObjectOperation(Operation):
+    reversible = True
+    reduces_to_sql = True
+    install: bool = True
+
+    def __init__(self, model_name: str, obj: CompiledSQL) -> None:
+        self.model_name = model_name
+        self.obj = obj
+
+    @property
+    def model_name_lower(self) -> str:
+        return self.model_name.lower()
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__name__, [], {"model_name": self.model_name, "obj": self.obj})
+
+    def _add(self, state: ProjectState, app_label: str) -> None:
+        objects = [
+            o for o in state_objects(state, app_label, self.model_name) if o.key != self.obj.key
+        ]
+        _set_state_objects(state, app_label, self.model_name, [*objects, self.obj])
+
+    def _remove(self, state: ProjectState, app_label: str) -> None:
+        objects = [
+            o for o in state_objects(state, app_label, self.model_name) if o.key != self.obj.key
+        ]
+        _set_state_objects(state, app_label, self.model_name, objects)
+
+    def _applies(
+        self, schema_editor: BaseDatabaseSchemaEditor, app_label: str, state: ProjectState
+    ) -> bool:
+        if schema_editor.connection.vendor != self.obj.vendor:
+            return False
+        model = state.apps.get_model(app_label, self.model_name)
+        return self.allow_migrate_model(schema_editor.connection.alias, model)
+
+    def _run(
+        self,
+        schema_editor: BaseDatabaseSchemaEditor,
+        app_label: str,
+        state: ProjectState,
+        install: bool,
+    ) -> None:
+        if self._applies(schema_editor, app_label, state):
+            run_statements(
+                schema_editor, self.obj.install_sql if install else self.obj.uninstall_sql
+            )
+
+    def references_model(self, name: str, app_label: str) -> bool:
+        return name.lower() == self.model_name_lower
+
+
+class InstallDatabaseObject(_ObjectOperation):
+    """Install a frozen database object (trigger, constraint) on a model's table.
+
+    Args:
+        model_name: The model (of the migration's app) that owns the object.
+        obj: The frozen SQL, for one engine; other engines skip the operation.
+    """
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        self._add(state, app_label)
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        self._run(schema_editor, app_label, to_state, install=True)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        self._run(schema_editor, app_label, from_state, install=False)
+
+    def describe(self) -> str:
+        return f"Install {self.obj.owner} {self.obj.kind} {self.obj.name} ({self.obj.vendor})"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"rowsync_{self.model_name_lower}"
+
+
+class RemoveDatabaseObject(_ObjectOperation):
+    """Remove a frozen database object; reversing it installs the same frozen SQL again.
+
+    Args:
+        model_name: The model (of the migration's app) that owns the object.
+        obj: The object as an earlier migration installed it.
+    """
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        self._remove(state, app_label)
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        self._run(schema_editor, app_label, from_state, install=False)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        self._run(schema_editor, app_label, to_state, install=True)
+
+    def describe(self) -> str:
+        return f"Remove {self.obj.owner} {self.obj.kind} {self.obj.name} ({self.obj.vendor})"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"rowsync_remove_{self.model_name_lower}"
