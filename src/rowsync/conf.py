@@ -61,3 +61,41 @@ def worker_retry_delay() -> tuple[float, float]:
         return float(value), max(float(value), 3600.0)
     first, longest = value
     return float(first), float(longest)
+
+
+def schema_autodetector_enabled() -> bool:
+    """Return ``ROWSYNC_AUTODETECTOR``: whether makemigrations emits rowsync's objects (True)."""
+    return bool(getattr(settings, "ROWSYNC_AUTODETECTOR", True))
+
+
+def db_on_delete_counts() -> bool:
+    """Return ``ROWSYNC_DB_ON_DELETE_COUNTS``: count database-removed rows in delete() (True).
+
+    Counting costs one ``SELECT COUNT(*)`` per database-cascaded relation before the delete.
+    """
+    return bool(getattr(settings, "ROWSYNC_DB_ON_DELETE_COUNTS", True))
+
+
+# --- capture ---
+
+
+def delivery_mode() -> str:
+    """Return ``ROWSYNC_DELIVERY``: ``"transaction"`` (default), ``"on_commit"`` or ``"worker"``.
+
+    The default matches Django's own ``post_delete``, which is sent inside the
+    transaction of the delete.
+    """
+    return str(getattr(settings, "ROWSYNC_DELIVERY", "transaction"))
+
+
+def delivery_batch_size() -> int:
+    """Return ``ROWSYNC_DELIVERY_BATCH_SIZE``: events read per batch in-process (1000)."""
+    return int(getattr(settings, "ROWSYNC_DELIVERY_BATCH_SIZE", 1000))
+
+
+def delivery_lease() -> int:
+    """Return ``ROWSYNC_DELIVERY_LEASE``: seconds on-commit events stay reserved (300).
+
+    A worker takes them over when the process dies between commit and delivery.
+    """
+    return int(getattr(settings, "ROWSYNC_DELIVERY_LEASE", 300))

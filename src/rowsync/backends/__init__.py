@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from rowsync.backends.base import BaseBackend
+from rowsync.backends.base import BaseBackend, OfflineConnection
 from rowsync.backends.mysql import MySQLBackend
 from rowsync.backends.postgresql import PostgreSQLBackend
 from rowsync.backends.sqlite import SQLiteBackend
 from rowsync.exceptions import ImproperlyConfiguredBackend
 
-__all__ = ["BaseBackend", "get_backend", "is_supported"]
+__all__ = ["VENDORS", "BaseBackend", "get_backend", "is_supported", "offline_backend"]
 
 # {vendor: backend class}
 _BACKENDS: dict[str, type[BaseBackend]] = {
@@ -41,3 +43,24 @@ def get_backend(connection: BaseDatabaseWrapper) -> BaseBackend:
             f"rowsync has no backend for database vendor {connection.vendor!r}"
         ) from None
     return cls(connection)
+
+
+#: Every vendor rowsync compiles SQL for, in a stable order.
+VENDORS: tuple[str, ...] = tuple(_BACKENDS)
+
+
+def offline_backend(vendor: str) -> BaseBackend:
+    """Return a backend for ``vendor`` that compiles SQL without any connection.
+
+    ``makemigrations`` freezes the SQL of every engine into a migration, including
+    engines the project has no connection to. Such a backend only quotes and renders;
+    it must not run queries or read server versions.
+
+    Raises:
+        ImproperlyConfiguredBackend: rowsync does not support the vendor.
+    """
+    try:
+        cls = _BACKENDS[vendor]
+    except KeyError:
+        raise ImproperlyConfiguredBackend(f"rowsync has no backend for {vendor!r}") from None
+    return cls(cast(BaseDatabaseWrapper, OfflineConnection(vendor)))

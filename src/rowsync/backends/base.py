@@ -70,3 +70,46 @@ class BaseBackend:
     def worker_listener(self) -> WorkerListener | None:
         """Return a wake-up channel for idle workers, or None when they must poll."""
         return None
+
+    # --- schema objects ---
+    #: Character that quotes identifiers, so SQL can be compiled without a connection.
+    identifier_quote: ClassVar[str] = '"'
+
+    def qn(self, name: str) -> str:
+        """Return ``name`` quoted for this engine without asking the connection.
+
+        Migrations freeze SQL for every engine at ``makemigrations`` time, when no
+        connection to the other engines exists (see :func:`rowsync.backends.offline_backend`).
+        """
+        q = self.identifier_quote
+        if name.startswith(q) and name.endswith(q):
+            return name
+        return f"{q}{name}{q}"
+
+    def literal_sql(self, value: object) -> str:
+        """Return ``value`` (None, bool, int, float, str) as an SQL literal."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, int | float):
+            return repr(value)
+        text = str(value).replace("'", "''")
+        return f"'{text}'"
+
+    def installed_objects_sql(self) -> str:
+        """Return a query listing ``(name, table)`` of every ``rowsync_*`` trigger/constraint."""
+        raise NotImplementedError
+
+
+class OfflineConnection:
+    """Stand-in for a connection when SQL is compiled for an engine not configured here.
+
+    Args:
+        vendor: Django's vendor name (``sqlite``, ``postgresql``, ``mysql``).
+    """
+
+    alias = "__rowsync_offline__"
+
+    def __init__(self, vendor: str) -> None:
+        self.vendor = vendor

@@ -31,3 +31,17 @@ class MySQLBackend(BaseBackend):
     # "LIMIT & IN/ALL/ANY/SOME subquery" is refused
     # (https://mariadb.com/kb/en/subquery-limitations/).
     worker_lease_update_subquery: ClassVar[bool] = False
+
+    # --- schema objects ---
+    identifier_quote: ClassVar[str] = "`"
+
+    def installed_objects_sql(self) -> str:
+        """Return a query listing ``(name, table)`` of rowsync's triggers and FK constraints."""
+        return (
+            "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "
+            "WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'rowsync\\_%' "
+            "UNION ALL "
+            "SELECT CONSTRAINT_NAME, TABLE_NAME FROM information_schema.TABLE_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = DATABASE() AND CONSTRAINT_TYPE = 'FOREIGN KEY' "
+            "AND CONSTRAINT_NAME LIKE 'rowsync\\_%'"
+        )
