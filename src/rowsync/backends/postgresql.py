@@ -37,6 +37,22 @@ class PostgreSQLBackend(BaseBackend):
         """
         return f"SELECT pg_notify('{self.worker_channel}', '')"
 
+    # --- schema objects ---
+    def installed_objects_sql(self) -> str:
+        """Return a query listing ``(name, table)`` of rowsync's triggers and constraints."""
+        return (
+            "SELECT t.tgname, c.relname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE NOT t.tgisinternal AND t.tgname LIKE 'rowsync\\_%' "
+            "AND n.nspname = current_schema() "
+            "UNION ALL "
+            "SELECT k.conname, c.relname FROM pg_constraint k "
+            "JOIN pg_class c ON c.oid = k.conrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE k.conname LIKE 'rowsync\\_%' AND n.nspname = current_schema()"
+        )
+
 
 class PostgreSQLListener:
     """``LISTEN`` on a channel with psycopg 3's ``Connection.notifies()``.
@@ -71,19 +87,3 @@ class PostgreSQLListener:
     def close(self) -> None:
         """Close the listening connection."""
         self._raw.close()
-
-    # --- schema objects ---
-    def installed_objects_sql(self) -> str:
-        """Return a query listing ``(name, table)`` of rowsync's triggers and constraints."""
-        return (
-            "SELECT t.tgname, c.relname FROM pg_trigger t "
-            "JOIN pg_class c ON c.oid = t.tgrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE NOT t.tgisinternal AND t.tgname LIKE 'rowsync\\_%' "
-            "AND n.nspname = current_schema() "
-            "UNION ALL "
-            "SELECT k.conname, c.relname FROM pg_constraint k "
-            "JOIN pg_class c ON c.oid = k.conrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE k.conname LIKE 'rowsync\\_%' AND n.nspname = current_schema()"
-        )
