@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -71,7 +73,9 @@ def test_reverse_one_to_one_missing_row(blogdata, django_assert_num_queries):
 
 
 def test_select_related_without_arguments_follows_non_null_fks(blogdata):
-    with CaptureQueriesContext(connection) as ctx:
+    # Django 6.1 deprecates the argument-less form (RemovedInDjango2028Warning).
+    with CaptureQueriesContext(connection) as ctx, warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
         comment = Comment.objects.select_related().get(pk=blogdata.reply)
         # blog is non-null: joined, and so is its required user.
         assert comment.article.blog.user.username == "u1"
