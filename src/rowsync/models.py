@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Now
 
 
 class DeletedRow(models.Model):
@@ -11,6 +12,17 @@ class DeletedRow(models.Model):
     Capture triggers insert rows with ``status = PENDING``. A delivery mode (in the same
     transaction, on commit, or a worker) sends Django's ``post_delete`` for it and then
     deletes the event (or marks it delivered / dead).
+
+    Triggers write only ``model_label``, ``table_name``, ``op``, ``pk_text``, ``row``,
+    ``changes``, ``txid``, ``context``, ``claimed_by`` and ``claimed_until``; every other
+    column must have a database default (``db_default``), because trigger SQL is frozen into
+    migrations and cannot learn about columns added later.
+
+    Claims: ``claimed_by`` names the process (or in-process delivery) that delivers the event
+    and ``claimed_until`` is its lease. An event is free for a worker when
+    ``claimed_until`` is NULL or in the past. In-process delivery (modes "transaction" and
+    "on_commit") stamps ``claimed_by`` with its token and, for "on_commit", a lease, so a
+    worker leaves those events alone until the lease expires (the process died).
     """
 
     class Op(models.TextChoices):
@@ -26,7 +38,9 @@ class DeletedRow(models.Model):
     model_label = models.CharField(max_length=200)
     #: Database table the trigger fired on (kept in case the model was renamed since).
     table_name = models.CharField(max_length=200)
-    op = models.CharField(max_length=1, choices=Op.choices, default=Op.DELETE)
+    op = models.CharField(
+        max_length=1, choices=Op.choices, default=Op.DELETE, db_default=Op.DELETE
+    )
     #: Primary key of the row, as text.
     pk_text = models.CharField(max_length=255)
     #: The row image as the trigger saw it (column name -> value).
@@ -34,16 +48,18 @@ class DeletedRow(models.Model):
     #: For updates (SET_NULL/SET_DEFAULT/SET): the changed columns' new values.
     changes = models.JSONField(null=True)
     #: Transaction / session token written by the trigger, used to find "this transaction's" rows.
-    txid = models.CharField(max_length=64, blank=True, default="")
+    txid = models.CharField(max_length=64, blank=True, default="", db_default="")
     #: Actor / request context (e.g. user id) set by middleware or a context manager.
     context = models.JSONField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    status = models.CharField(max_length=1, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    status = models.CharField(
+        max_length=1, choices=Status.choices, default=Status.PENDING, db_default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(null=True)
-    claimed_by = models.CharField(max_length=100, blank=True, default="")
+    claimed_by = models.CharField(max_length=100, blank=True, default="", db_default="")
     claimed_until = models.DateTimeField(null=True)
-    last_error = models.TextField(blank=True, default="")
+    last_error = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         db_table = "rowsync_deleted_row"
@@ -53,3 +69,27 @@ class DeletedRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_op_display()} {self.model_label} pk={self.pk_text}"
+
+
+class CaptureSession(models.Model):
+    """The delivery token and actor context of the one transaction writing on SQLite.
+
+    SQLite has no session variables that a trigger can read, so rowsync writes one row
+    here inside the transaction, right before an ORM delete, and removes it again before
+    the transaction ends: the row is never committed, and since SQLite has a single
+    writer, the row a trigger sees is always its own transaction's. PostgreSQL uses
+    ``set_config(..., true)`` and MariaDB user variables instead (see ``rowsync.backends``).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    claim = models.CharField(max_length=100, blank=True, default="")
+    #: Seconds an on-commit claim holds the events before a worker may take them (NULL: none).
+    lease = models.IntegerField(null=True)
+    #: The actor / request context as JSON text.
+    context = models.TextField(null=True)
+
+    class Meta:
+        db_table = "rowsync_capture_session"
+
+    def __str__(self) -> str:
+        return f"capture session {self.claim}"

@@ -6,7 +6,9 @@ A backend holds facts (feature flags) and SQL templates for one vendor. Callers 
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+import hashlib
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -19,6 +21,50 @@ class WorkerListener(Protocol):
 
     def close(self) -> None:
         """Release the channel's connection."""
+
+
+@dataclass(frozen=True)
+class OnDeleteSpec:
+    """One foreign key whose ``on_delete`` the database enforces (vendor-neutral facts).
+
+    Attributes:
+        name: Name of the rowsync object (trigger, function or constraint).
+        table: The referencing (child) table.
+        column: The foreign key column.
+        pk_column: The child table's primary key column.
+        ref_table: The referenced (parent) table.
+        ref_column: The referenced column (primary key or ``to_field``).
+        operation: ``CASCADE``, ``PROTECT``, ``SET_NULL``, ``SET_DEFAULT`` or ``SET``.
+        value_sql: SQL of the value SET / SET_DEFAULT writes.
+        label: ``app_label.Model.field``, quoted in refusal messages.
+        django_fk_name: Name of the constraint Django created for the column.
+        db_constraint: Whether Django created a constraint at all.
+    """
+
+    name: str
+    table: str
+    column: str
+    pk_column: str
+    ref_table: str
+    ref_column: str
+    operation: str
+    value_sql: str = "NULL"
+    label: str = ""
+    django_fk_name: str = ""
+    db_constraint: bool = True
+
+    @property
+    def self_referencing(self) -> bool:
+        """Return whether the foreign key points at its own table."""
+        return self.table == self.ref_table
+
+
+#: ``(kind, install statements, uninstall statements)``.
+OnDeleteSQL = tuple[str, list[str], list[str]]
+
+#: Prefixes of the messages rowsync's triggers raise; rowsync turns them into errors.
+PROTECT_MARKER = "rowsync.protect"
+SET_TARGET_MARKER = "rowsync.set_target_missing"
 
 
 class BaseBackend:
@@ -99,6 +145,94 @@ class BaseBackend:
 
     def installed_objects_sql(self) -> str:
         """Return a query listing ``(name, table)`` of every ``rowsync_*`` trigger/constraint."""
+        raise NotImplementedError
+
+    # --- on_delete ---
+    #: SQLite and PostgreSQL defer Django's FK checks to COMMIT; MySQL checks each row.
+    fk_checks_deferred: ClassVar[bool] = True
+    #: Can a trigger on a table update that same table (MySQL: ERROR 1442)?
+    trigger_may_modify_own_table: ClassVar[bool] = True
+
+    def on_delete_sql(self, spec: OnDeleteSpec) -> OnDeleteSQL | None:
+        """Return the SQL that makes the database enforce ``spec`` (None: Django's FK does).
+
+        RESTRICT and DO_NOTHING need nothing: Django's own ``NO ACTION`` constraint refuses
+        the delete (at COMMIT where it is deferred; rowsync checks it right after an ORM
+        delete, see :meth:`restrict_check_sql`).
+        """
+        raise NotImplementedError
+
+    def restrict_check_sql(self, table: str, constraint: str) -> list[str]:
+        """Return statements that fail now if ``constraint`` on ``table`` is violated."""
+        return []
+
+    def set_guard_condition(self, spec: OnDeleteSpec, old: str) -> str:
+        """Return SQL true when SET/SET_DEFAULT would point at a missing or deleted row."""
+        value = spec.value_sql
+        ref = f"{self.qn(spec.ref_table)}.{self.qn(spec.ref_column)}"
+        return (
+            f"({value}) = {old} OR NOT EXISTS (SELECT 1 FROM {self.qn(spec.ref_table)} "
+            f"WHERE {ref} = ({value}))"
+        )
+
+    def refusal_message(self, spec: OnDeleteSpec) -> str:
+        """Return the message of a refusal raised by a trigger (no quotes inside)."""
+        marker = PROTECT_MARKER if spec.operation == "PROTECT" else SET_TARGET_MARKER
+        return f"{marker} {spec.label or spec.table + '.' + spec.column}".replace("'", "")
+
+    # --- capture ---
+    #: Event table the capture triggers write into (``rowsync.models.DeletedRow``).
+    capture_event_table: ClassVar[str] = "rowsync_deleted_row"
+    #: Columns every capture trigger fills; the others have database defaults.
+    capture_event_columns: ClassVar[tuple[str, ...]] = (
+        "model_label",
+        "table_name",
+        "op",
+        "pk_text",
+        "row",
+        "changes",
+        "txid",
+        "context",
+        "claimed_by",
+        "claimed_until",
+    )
+
+    def capture_trigger_name(self, kind: str, table: str) -> str:
+        """Return ``rowsync_<kind>_<table>_<hash5>``, lowercase, at most 63 characters."""
+        digest = hashlib.sha1(f"{kind}:{table}".encode()).hexdigest()[:5]
+        return f"rowsync_{kind}_{table[: 63 - len(kind) - 16]}_{digest}".lower()
+
+    def capture_literal(self, value: str) -> str:
+        """Return ``value`` as a SQL string literal (identifiers and labels only)."""
+        return "'" + value.replace("'", "''") + "'"
+
+    def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
+        """Return ``(name, install statements, uninstall statements)`` for each trigger.
+
+        Args:
+            spec: The table's ``rowsync.events.capture.CaptureSpec``.
+        """
+        raise NotImplementedError
+
+    def capture_session_begin_sql(
+        self, claim: str, lease: int | None, context: str | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Return the statements that make triggers stamp ``claim``/``lease``/``context``.
+
+        Run inside the transaction, right before the delete. The last statement returns
+        one row ``(floor,)``: every event the delete writes has an id above ``floor``.
+        """
+        raise NotImplementedError
+
+    def capture_session_end_sql(
+        self, previous: tuple[str, int | None, str | None] | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Return the statements that stop stamping (run before the transaction ends).
+
+        Args:
+            previous: ``(claim, lease, context)`` of the enclosing session (sessions nest
+                when a receiver deletes rows itself), or None.
+        """
         raise NotImplementedError
 
 

@@ -7,7 +7,7 @@ InnoDB runs FK actions inside the storage engine, so cascaded rows fire no trigg
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rowsync.backends.base import BaseBackend
 
@@ -45,3 +45,146 @@ class MySQLBackend(BaseBackend):
             "WHERE CONSTRAINT_SCHEMA = DATABASE() AND CONSTRAINT_TYPE = 'FOREIGN KEY' "
             "AND CONSTRAINT_NAME LIKE 'rowsync\\_%'"
         )
+
+    # --- capture ---
+    # InnoDB performs FK actions inside the storage engine and fires no triggers for the
+    # rows it cascades or nulls (https://mariadb.com/kb/en/trigger-overview/#triggers-and-foreign-keys,
+    # MySQL bug #11472). So each captured table records its own direct deletes with an
+    # AFTER DELETE trigger, and each table whose deletes cascade into captured tables
+    # records those rows BEFORE the cascade, walking the FK graph with joins. Claim, lease
+    # and context travel in user variables (visible to triggers of the same session).
+
+    def _capture_image(self, spec: Any, ref: str, set_null: frozenset[str] = frozenset()) -> str:
+        parts = []
+        for col in spec.columns:
+            value = f"{ref}.`{col.column}`"
+            if col.column in set_null:
+                value = "NULL"
+            elif col.kind == "binary":
+                value = f"HEX({value})"
+            elif col.kind == "json":
+                value = f"JSON_EXTRACT({value}, '$')"
+            parts.append(f"{self.capture_literal(col.column)}, {value}")
+        return "JSON_OBJECT(" + ", ".join(parts) + ")"
+
+    def _capture_values(self, spec: Any, op: str, ref: str, image: str, changes: str) -> str:
+        lit = self.capture_literal
+        return (
+            f"{lit(spec.model_label)}, {lit(spec.table)}, {lit(op)}, "
+            f"CAST({ref}.`{spec.pk_column}` AS CHAR), {image}, {changes}, "
+            "COALESCE(@rowsync_claim, ''), @rowsync_context, COALESCE(@rowsync_claim, ''), "
+            "IF(@rowsync_lease IS NULL, NULL, NOW(6) + INTERVAL @rowsync_lease SECOND)"
+        )
+
+    def _capture_below(
+        self, edge: Any, alias: str, from_: str, cond: str, depth: int
+    ) -> list[str]:
+        cols = ", ".join(f"`{c}`" for c in self.capture_event_columns)
+        out: list[str] = []
+        for sub in edge.below:
+            sub_alias = f"t{depth + 1}"
+            child = sub.child
+            sub_from = (
+                f"`{child.table}` {sub_alias} JOIN {from_} "
+                f"ON {sub_alias}.`{sub.column}` = {alias}.`{sub.parent_column}`"
+            )
+            if child.captured:
+                if sub.action == "CASCADE":
+                    op, image, changes = "D", self._capture_image(child, sub_alias), "NULL"
+                else:
+                    op = "U"
+                    image = self._capture_image(child, sub_alias, frozenset({sub.column}))
+                    changes = f"JSON_OBJECT({self.capture_literal(sub.column)}, NULL)"
+                values = self._capture_values(child, op, sub_alias, image, changes)
+                out.append(
+                    f"INSERT INTO `{self.capture_event_table}` ({cols}) "
+                    f"SELECT {values} FROM {sub_from} WHERE {cond};"
+                )
+            if sub.action == "CASCADE" and sub.below:
+                out.extend(self._capture_below(sub, sub_alias, sub_from, cond, depth + 1))
+        return out
+
+    def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
+        """Return MariaDB's capture triggers of one table (see the section comment)."""
+        out: list[tuple[str, list[str], list[str]]] = []
+        table = spec.table
+        cols = ", ".join(f"`{c}`" for c in self.capture_event_columns)
+        if spec.captured:
+            name = self.capture_trigger_name("cd", table)
+            values = self._capture_values(
+                spec, "D", "OLD", self._capture_image(spec, "OLD"), "NULL"
+            )
+            out.append(
+                (
+                    name,
+                    [
+                        f"CREATE TRIGGER `{name}` AFTER DELETE ON `{table}` FOR EACH ROW "
+                        f"INSERT INTO `{self.capture_event_table}` ({cols}) VALUES ({values})"
+                    ],
+                    [f"DROP TRIGGER IF EXISTS `{name}`"],
+                )
+            )
+        if spec.cascades:
+            name = self.capture_trigger_name("cc", table)
+            inserts: list[str] = []
+            for edge in spec.cascades:
+                inserts.extend(self._capture_below_root(edge, f"OLD.`{edge.parent_column}`"))
+            if inserts:
+                out.append(
+                    (
+                        name,
+                        [
+                            f"CREATE TRIGGER `{name}` BEFORE DELETE ON `{table}` FOR EACH ROW "
+                            "BEGIN " + " ".join(inserts) + " END"
+                        ],
+                        [f"DROP TRIGGER IF EXISTS `{name}`"],
+                    )
+                )
+        return out
+
+    def _capture_below_root(self, edge: Any, parent_value: str) -> list[str]:
+        cols = ", ".join(f"`{c}`" for c in self.capture_event_columns)
+        alias = "t1"
+        child = edge.child
+        from_ = f"`{child.table}` {alias}"
+        cond = f"{alias}.`{edge.column}` = {parent_value}"
+        out: list[str] = []
+        if child.captured:
+            if edge.action == "CASCADE":
+                op, image, changes = "D", self._capture_image(child, alias), "NULL"
+            else:
+                op = "U"
+                image = self._capture_image(child, alias, frozenset({edge.column}))
+                changes = f"JSON_OBJECT({self.capture_literal(edge.column)}, NULL)"
+            values = self._capture_values(child, op, alias, image, changes)
+            out.append(
+                f"INSERT INTO `{self.capture_event_table}` ({cols}) "
+                f"SELECT {values} FROM {from_} WHERE {cond};"
+            )
+        if edge.action == "CASCADE" and edge.below:
+            out.extend(self._capture_below(edge, alias, from_, cond, 1))
+        return out
+
+    def capture_session_begin_sql(
+        self, claim: str, lease: int | None, context: str | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Set the session's user variables, then read the event id floor."""
+        return [
+            (
+                "SET @rowsync_claim = %s, @rowsync_lease = %s, @rowsync_context = %s",
+                [claim, lease, context],
+            ),
+            ("SELECT COALESCE(MAX(`id`), 0) FROM `rowsync_deleted_row`", []),
+        ]
+
+    def capture_session_end_sql(
+        self, previous: tuple[str, int | None, str | None] | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Restore the enclosing session's variables (user variables outlive transactions)."""
+        claim, lease, context = previous or (None, None, None)
+        return [
+            (
+                "SET @rowsync_claim = %s, @rowsync_lease = %s, @rowsync_context = %s",
+                [claim, lease, context],
+            )
+        ]

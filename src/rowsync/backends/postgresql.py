@@ -53,6 +53,124 @@ class PostgreSQLBackend(BaseBackend):
             "WHERE k.conname LIKE 'rowsync\\_%' AND n.nspname = current_schema()"
         )
 
+    # --- capture ---
+    # Claim, lease and actor context travel in transaction-local settings
+    # (set_config(..., true), https://www.postgresql.org/docs/current/functions-admin.html),
+    # which triggers read with current_setting(name, true).
+
+    def _capture_image(self, spec: Any, ref: str) -> str:
+        # to_jsonb(row) follows the table's columns as they are, so the trigger survives
+        # added columns; sensitive ones are removed by name.
+        return f"to_jsonb({ref})" + "".join(
+            f" - {self.capture_literal(column)}" for column in spec.excluded_columns
+        )
+
+    def _capture_select(self, spec: Any, op: str, ref: str, changes: str) -> str:
+        lit = self.capture_literal
+        cols = ", ".join(f'"{c}"' for c in self.capture_event_columns)
+        return (
+            f'INSERT INTO "{self.capture_event_table}" ({cols}) '
+            f"SELECT {lit(spec.model_label)}, {lit(spec.table)}, {lit(op)}, "
+            f'{ref}."{spec.pk_column}"::text, {self._capture_image(spec, ref)}, {changes}, '
+            "pg_current_xact_id()::text, "
+            "NULLIF(current_setting('rowsync.context', true), '')::jsonb, "
+            "COALESCE(current_setting('rowsync.claim', true), ''), "
+            "clock_timestamp() + "
+            "(NULLIF(current_setting('rowsync.lease', true), '') || ' seconds')::interval"
+        )
+
+    def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
+        """Return PostgreSQL's capture triggers of one table.
+
+        Deletes: one ``AFTER DELETE ... FOR EACH STATEMENT`` trigger with a transition
+        table, fired once per statement, cascades included, with every deleted row
+        (https://www.postgresql.org/docs/current/sql-createtrigger.html): about half the
+        cost of a row-level trigger. Updates by FK actions: a row-level trigger whose
+        ``WHEN pg_trigger_depth() >= 1`` lets ordinary ``UPDATE`` statements pass without
+        a call (transition tables are refused with column lists).
+        """
+        out: list[tuple[str, list[str], list[str]]] = []
+        if not spec.captured:
+            return out
+        table = spec.table
+        name = self.capture_trigger_name("cd", table)
+        body = self._capture_select(spec, "D", "o", "NULL") + ' FROM "rowsync_old" o;'
+        out.append(
+            (
+                name,
+                [
+                    f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql '
+                    f"AS $rowsync$ BEGIN {body} RETURN NULL; END $rowsync$",
+                    f'CREATE TRIGGER "{name}" AFTER DELETE ON "{table}" '
+                    'REFERENCING OLD TABLE AS "rowsync_old" FOR EACH STATEMENT '
+                    f'EXECUTE FUNCTION "{name}"()',
+                ],
+                [
+                    f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"',
+                    f'DROP FUNCTION IF EXISTS "{name}"()',
+                ],
+            )
+        )
+        if spec.fk_columns:
+            name = self.capture_trigger_name("cu", table)
+            fks = ", ".join(f'"{c}"' for c, _t, _p in spec.fk_columns)
+            changed = " OR ".join(
+                f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c, _t, _p in spec.fk_columns
+            )
+            changes = (
+                "jsonb_build_object("
+                + ", ".join(
+                    f'{self.capture_literal(c)}, NEW."{c}"' for c, _t, _p in spec.fk_columns
+                )
+                + ")"
+            )
+            body = self._capture_select(spec, "U", "NEW", changes) + ";"
+            out.append(
+                (
+                    name,
+                    [
+                        f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger '
+                        f"LANGUAGE plpgsql AS $rowsync$ BEGIN {body} RETURN NULL; END $rowsync$",
+                        f'CREATE TRIGGER "{name}" AFTER UPDATE OF {fks} ON "{table}" '
+                        f"FOR EACH ROW WHEN (pg_trigger_depth() >= 1 AND ({changed})) "
+                        f'EXECUTE FUNCTION "{name}"()',
+                    ],
+                    [
+                        f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"',
+                        f'DROP FUNCTION IF EXISTS "{name}"()',
+                    ],
+                )
+            )
+        return out
+
+    def capture_session_begin_sql(
+        self, claim: str, lease: int | None, context: str | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Set the transaction-local settings and read the event id floor in one query."""
+        return [
+            (
+                "SELECT set_config('rowsync.claim', %s, true), "
+                "set_config('rowsync.lease', %s, true), "
+                "set_config('rowsync.context', %s, true), "
+                '(SELECT COALESCE(MAX("id"), 0) FROM "rowsync_deleted_row")',
+                [claim, "" if lease is None else str(lease), context or ""],
+            )
+        ]
+
+    def capture_session_end_sql(
+        self, previous: tuple[str, int | None, str | None] | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Restore the enclosing session's settings (or clear them)."""
+        claim, lease, context = previous or ("", None, None)
+        return [
+            (
+                "SELECT set_config('rowsync.claim', %s, true), "
+                "set_config('rowsync.lease', %s, true), "
+                "set_config('rowsync.context', %s, true)",
+                [claim, "" if lease is None else str(lease), context or ""],
+            )
+        ]
+
 
 class PostgreSQLListener:
     """``LISTEN`` on a channel with psycopg 3's ``Connection.notifies()``.

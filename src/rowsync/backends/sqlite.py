@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rowsync.backends.base import BaseBackend
 
@@ -22,3 +22,112 @@ class SQLiteBackend(BaseBackend):
             "SELECT name, tbl_name FROM sqlite_master "
             "WHERE type = 'trigger' AND name LIKE 'rowsync\\_%' ESCAPE '\\'"
         )
+
+    # --- capture ---
+    # Triggers read the claim and actor context from rowsync_capture_session: SQLite has no
+    # session variables, and an application-defined SQL function would make every DELETE
+    # from a connection without it fail ("no such function"). The session row is written
+    # and removed inside the deleting transaction, so it is never committed.
+
+    def _capture_image(self, spec: Any, ref: str, set_null: frozenset[str] = frozenset()) -> str:
+        parts = []
+        for col in spec.columns:
+            value = f'{ref}."{col.column}"'
+            if col.column in set_null:
+                value = "NULL"
+            elif col.kind == "binary":
+                value = f"hex({value})"
+            elif col.kind == "json":
+                value = f"json({value})"
+            parts.append(f"{self.capture_literal(col.column)}, {value}")
+        return "json_object(" + ", ".join(parts) + ")"
+
+    def _capture_insert(self, spec: Any, op: str, ref: str, changes: str) -> str:
+        lit = self.capture_literal
+        cols = ", ".join(f'"{c}"' for c in self.capture_event_columns)
+        return (
+            f'INSERT INTO "{self.capture_event_table}" ({cols}) '
+            f"SELECT {lit(spec.model_label)}, {lit(spec.table)}, {lit(op)}, "
+            f'CAST({ref}."{spec.pk_column}" AS TEXT), {self._capture_image(spec, ref)}, '
+            f'{changes}, COALESCE(s."claim", \'\'), s."context", COALESCE(s."claim", \'\'), '
+            "CASE WHEN s.\"lease\" IS NOT NULL THEN strftime('%Y-%m-%d %H:%M:%f', 'now', "
+            "'+' || s.\"lease\" || ' seconds') END "
+            'FROM (SELECT 1) LEFT JOIN (SELECT * FROM "rowsync_capture_session" '
+            'ORDER BY "id" DESC LIMIT 1) s ON 1;'
+        )
+
+    def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
+        """Return SQLite's row-level capture triggers of one table.
+
+        SQLite fires the child's triggers for FK actions, so one ``AFTER DELETE`` trigger
+        per captured table sees direct, raw-SQL and cascaded deletes alike; an
+        ``AFTER UPDATE OF <fk>`` trigger records rows an FK action changed, recognised by
+        their old parent being gone (https://www.sqlite.org/foreignkeys.html#fk_actions).
+        """
+        out: list[tuple[str, list[str], list[str]]] = []
+        if not spec.captured:
+            return out
+        table = spec.table
+        name = self.capture_trigger_name("cd", table)
+        out.append(
+            (
+                name,
+                [
+                    f'CREATE TRIGGER "{name}" AFTER DELETE ON "{table}" FOR EACH ROW BEGIN '
+                    f"{self._capture_insert(spec, 'D', 'OLD', 'NULL')} END"
+                ],
+                [f'DROP TRIGGER IF EXISTS "{name}"'],
+            )
+        )
+        if spec.fk_columns:
+            name = self.capture_trigger_name("cu", table)
+            fks = ", ".join(f'"{c}"' for c, _t, _p in spec.fk_columns)
+            when = " OR ".join(
+                f'(OLD."{c}" IS NOT NEW."{c}" AND OLD."{c}" IS NOT NULL AND NOT EXISTS '
+                f'(SELECT 1 FROM "{t}" WHERE "{p}" = OLD."{c}"))'
+                for c, t, p in spec.fk_columns
+            )
+            changes = (
+                "json_object("
+                + ", ".join(
+                    f'{self.capture_literal(c)}, NEW."{c}"' for c, _t, _p in spec.fk_columns
+                )
+                + ")"
+            )
+            out.append(
+                (
+                    name,
+                    [
+                        f'CREATE TRIGGER "{name}" AFTER UPDATE OF {fks} ON "{table}" '
+                        f"FOR EACH ROW WHEN {when} BEGIN "
+                        f"{self._capture_insert(spec, 'U', 'NEW', changes)} END"
+                    ],
+                    [f'DROP TRIGGER IF EXISTS "{name}"'],
+                )
+            )
+        return out
+
+    def capture_session_begin_sql(
+        self, claim: str, lease: int | None, context: str | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Write this transaction's session row (see the class comment)."""
+        return [
+            (
+                'INSERT INTO "rowsync_capture_session" ("claim", "lease", "context") '
+                "VALUES (%s, %s, %s)",
+                [claim, lease, context],
+            ),
+            ('SELECT COALESCE(MAX("id"), 0) FROM "rowsync_deleted_row"', []),
+        ]
+
+    def capture_session_end_sql(
+        self, previous: tuple[str, int | None, str | None] | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Remove the newest session row (sessions nest when a receiver deletes too)."""
+        return [
+            (
+                'DELETE FROM "rowsync_capture_session" WHERE "id" = '
+                '(SELECT MAX("id") FROM "rowsync_capture_session")',
+                [],
+            )
+        ]

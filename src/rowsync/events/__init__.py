@@ -1,4 +1,10 @@
-"""The events subsystem of rowsync."""
+"""The events subsystem: capture deleted rows with triggers, deliver ``post_delete``.
+
+Public pieces: :func:`rowsync.events.dispatch.deliver` (used by the worker),
+:func:`rowsync.events.context.actor_context`, the signals in
+:mod:`rowsync.events.signals`, and the ``RowsyncMeta`` model options read by
+:mod:`rowsync.events.capture`.
+"""
 
 from __future__ import annotations
 
@@ -6,4 +12,13 @@ __all__ = ["setup"]
 
 
 def setup() -> None:
-    """Connect this subsystem's hooks, checks and signal handlers (idempotent)."""
+    """Register the capture contributor, the checks and the delete wrapper (idempotent)."""
+    from django.core import checks as django_checks
+
+    from rowsync import schema
+    from rowsync.events import checks, delivery, triggers
+
+    schema.setup()
+    schema.register_contributor(triggers.OWNER, triggers.capture_objects)
+    django_checks.register(checks.check_capture, django_checks.Tags.models)
+    delivery.setup()

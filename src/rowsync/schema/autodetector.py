@@ -99,8 +99,26 @@ class RowsyncAutodetectorMixin:
                     add_operation(
                         app_label,
                         InstallDatabaseObject(model_name=name, obj=obj),
-                        dependencies=_dependencies(model),
+                        dependencies=_dependencies(model) + self._reference_dependencies(obj),
                     )
+
+    def _reference_dependencies(self, obj: CompiledSQL) -> list[OperationDependency]:
+        """Return CREATE dependencies on the models whose tables ``obj`` names.
+
+        A trigger that writes into another app's table (capture triggers fill
+        ``rowsync_deleted_row``) must be installed after that table exists.
+        """
+        wanted = set(obj.references)
+        deps: list[OperationDependency] = []
+        for model in self.to_state.apps.get_models():
+            opts = model._meta
+            if opts.db_table in wanted:
+                deps.append(
+                    OperationDependency(
+                        opts.app_label, opts.model_name, None, OperationDependency.Type.CREATE
+                    )
+                )
+        return deps
 
     def _state_name(self, app_label: str, model_name: str) -> str:
         model_state = self.from_state.models.get((app_label, model_name))
@@ -111,4 +129,12 @@ def autodetector_class(base: type[MigrationAutodetector]) -> type[MigrationAutod
     """Return ``base`` with rowsync's generator mixed in (``base`` itself if already so)."""
     if issubclass(base, RowsyncAutodetectorMixin):
         return base
-    return type("RowsyncAutodetector", (RowsyncAutodetectorMixin, base), {})
+    # One class per base: makemigrations and migrate must share the very same class
+    # (Django's check commands.E001 compares them).
+    if base not in _WRAPPED:
+        _WRAPPED[base] = type("RowsyncAutodetector", (RowsyncAutodetectorMixin, base), {})
+    return _WRAPPED[base]
+
+
+# {autodetector base class: its rowsync subclass}
+_WRAPPED: dict[type[MigrationAutodetector], type[MigrationAutodetector]] = {}

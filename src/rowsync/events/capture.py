@@ -1,0 +1,281 @@
+"""Which models are captured, and what their capture triggers must record.
+
+A model is captured when the ``ROWSYNC_CAPTURE`` setting names it (``"__all__"``,
+``"app_label"`` or ``"app_label.ModelName"``) or when it declares::
+
+    class Article(models.Model):
+        class RowsyncMeta:
+            capture = True                  # False opts out of ROWSYNC_CAPTURE
+            capture_exclude = ["secret"]    # sensitive fields left out of the row image
+            delivery = "on_commit"          # this model's delivery mode
+
+This module computes a :class:`CaptureSpec` (tables, columns, FK graph) from the model;
+the SQL itself comes from :mod:`rowsync.backends`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.db import models
+
+from rowsync import conf
+from rowsync.selection import selects
+
+__all__ = [
+    "CaptureSpec",
+    "CascadeEdge",
+    "ImageColumn",
+    "capture_spec",
+    "captured_models",
+    "db_action",
+    "excluded_fields",
+    "is_captured",
+    "model_option",
+]
+
+DELIVERY_MODES = ("transaction", "on_commit", "worker")
+
+
+def _current_model(model: type[models.Model]) -> type[models.Model]:
+    """Return the installed model behind ``model`` (migration states hold stand-ins).
+
+    The migration autodetector compiles triggers from historical models, which keep
+    fields but not the ``RowsyncMeta`` class; the options come from the installed model.
+    """
+    if hasattr(model, "RowsyncMeta"):
+        return model
+    try:
+        return apps.get_model(model._meta.label)
+    except LookupError:
+        return model
+
+
+def model_option(model: type[models.Model], name: str, default: Any = None) -> Any:
+    """Return the ``RowsyncMeta`` option ``name`` of ``model`` (inherited from parents)."""
+    meta = getattr(_current_model(model), "RowsyncMeta", None)
+    return getattr(meta, name, default) if meta is not None else default
+
+
+def _capturable(model: type[models.Model]) -> bool:
+    opts = model._meta
+    return not (opts.abstract or opts.proxy or opts.auto_created or not opts.managed) and (
+        opts.pk is not None
+    )
+
+
+def is_captured(model: type[models.Model]) -> bool:
+    """Return whether rowsync records the rows the database deletes from ``model``'s table.
+
+    ``RowsyncMeta.capture`` wins over ``ROWSYNC_CAPTURE``. Proxy, abstract, unmanaged and
+    auto-created (many-to-many through) models are never captured: Django sends no
+    signals for auto-created models either.
+    """
+    model = model._meta.concrete_model or model
+    if not _capturable(model):
+        return False
+    option = model_option(model, "capture")
+    if option is not None:
+        return bool(option)
+    return selects(conf.capture_selection(), model)
+
+
+def captured_models() -> list[type[models.Model]]:
+    """Return every installed model that is captured."""
+    return [m for m in apps.get_models() if is_captured(m)]
+
+
+def excluded_fields(model: type[models.Model]) -> frozenset[str]:
+    """Return the names of the fields left out of ``model``'s row images (never the pk)."""
+    names = model_option(model, "capture_exclude", ()) or ()
+    return frozenset(names)
+
+
+def db_action(fk: models.ForeignKey[Any, Any]) -> str | None:
+    """Return the SQL ``ON DELETE`` action the database performs for ``fk``, if any.
+
+    Knows Django 6.1's ``DB_CASCADE``/``DB_SET_NULL``/``DB_SET_DEFAULT`` and rowsync's
+    database-enforced on_delete (``rowsync.ondelete.db_action`` when it is available).
+
+    Returns:
+        ``"CASCADE"``, ``"SET NULL"``, ``"SET DEFAULT"``, or None when Django (or nothing)
+        handles the delete in Python.
+    """
+    if not getattr(fk, "db_constraint", True):
+        return None
+    from rowsync import ondelete
+
+    hook = getattr(ondelete, "db_action", None)
+    if hook is not None:
+        action = hook(fk)
+        if action:
+            return str(action)
+    operation = getattr(fk.remote_field.on_delete, "operation", None)
+    # Django >= 6.1: DatabaseOnDelete("CASCADE" | "SET NULL" | "SET DEFAULT", ...)
+    if isinstance(operation, str) and operation in {"CASCADE", "SET NULL", "SET DEFAULT"}:
+        return operation
+    return None
+
+
+@dataclass(frozen=True)
+class ImageColumn:
+    """One column of a row image.
+
+    Attributes:
+        column: Column name.
+        kind: ``"value"``, ``"binary"`` (rendered as hex) or ``"json"``.
+    """
+
+    column: str
+    kind: str = "value"
+
+
+@dataclass(frozen=True)
+class CascadeEdge:
+    """An FK that the database acts on when a parent row is deleted.
+
+    Attributes:
+        child: Spec of the child model (its table, image, label).
+        column: FK column on the child table.
+        parent_column: Referenced column on the parent table.
+        action: ``"CASCADE"``, ``"SET NULL"`` or ``"SET DEFAULT"``.
+        below: The edges under the child (cascades continue there).
+    """
+
+    child: CaptureSpec
+    column: str
+    parent_column: str
+    action: str
+    below: tuple[CascadeEdge, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaptureSpec:
+    """Everything a backend needs to write the capture triggers of one table.
+
+    Attributes:
+        model_label: ``app_label.model_name`` stored in each event.
+        table: The model's table.
+        pk_column: Primary-key column.
+        columns: Columns of the row image (sensitive ones left out).
+        fk_columns: ``(column, parent table, parent column)`` of every FK with a
+            database action: rows changed by ``SET NULL``/``SET DEFAULT`` are recorded.
+        captured: Whether the table's own deletes are recorded (False for a parent that
+            only needs a MariaDB pre-cascade trigger).
+        cascades: FK edges into captured tables that the database follows when a row of
+            this table is deleted (used where FK actions fire no triggers).
+        excluded_columns: Columns of sensitive fields, left out of the image.
+    """
+
+    model_label: str
+    table: str
+    pk_column: str
+    columns: tuple[ImageColumn, ...]
+    fk_columns: tuple[tuple[str, str, str], ...] = ()
+    captured: bool = True
+    cascades: tuple[CascadeEdge, ...] = field(default=())
+    excluded_columns: tuple[str, ...] = ()
+
+
+def _image(model: type[models.Model]) -> tuple[ImageColumn, ...]:
+    exclude = excluded_fields(model)
+    out: list[ImageColumn] = []
+    pk = model._meta.pk
+    for f in model._meta.concrete_fields:
+        if f.name in exclude and f is not pk:
+            continue
+        if isinstance(f, models.BinaryField):
+            kind = "binary"
+        elif isinstance(f, models.JSONField):
+            kind = "json"
+        else:
+            kind = "value"
+        out.append(ImageColumn(f.column, kind))
+    return tuple(out)
+
+
+def _action_fks(model: type[models.Model]) -> Iterator[tuple[models.ForeignKey[Any, Any], str]]:
+    for f in model._meta.concrete_fields:
+        if isinstance(f, models.ForeignKey):
+            action = db_action(f)
+            if action is not None:
+                yield f, action
+
+
+def _edges(
+    model: type[models.Model], seen: frozenset[type[models.Model]], depth: int
+) -> tuple[CascadeEdge, ...]:
+    """Return the DB-action edges from ``model`` that reach captured tables."""
+    if depth <= 0:
+        return ()
+    out: list[CascadeEdge] = []
+    for rel in model._meta.related_objects:
+        fk = rel.field
+        child = rel.related_model
+        if not isinstance(fk, models.ForeignKey) or not isinstance(child, type):
+            continue
+        if not fk.concrete or child._meta.proxy:
+            continue
+        action = db_action(fk)
+        if action is None:
+            continue
+        below: tuple[CascadeEdge, ...] = ()
+        if action == "CASCADE" and child not in seen:
+            below = _edges(child, seen | {child}, depth - 1)
+        if not is_captured(child) and not below:
+            continue
+        out.append(
+            CascadeEdge(
+                child=_spec(child, with_cascades=False),
+                column=fk.column,
+                parent_column=fk.target_field.column,
+                action=action,
+                below=below,
+            )
+        )
+    return tuple(out)
+
+
+def _spec(model: type[models.Model], *, with_cascades: bool, depth: int = 15) -> CaptureSpec:
+    opts = model._meta
+    assert opts.pk is not None
+    fk_columns = tuple(
+        (f.column, f.related_model._meta.db_table, f.target_field.column)  # type: ignore[union-attr]
+        for f, action in _action_fks(model)
+        if action in {"SET NULL", "SET DEFAULT"}
+    )
+    return CaptureSpec(
+        model_label=opts.label_lower,
+        table=opts.db_table,
+        pk_column=opts.pk.column,
+        columns=_image(model),
+        fk_columns=fk_columns,
+        captured=is_captured(model),
+        cascades=_edges(model, frozenset({model}), depth) if with_cascades else (),
+        excluded_columns=tuple(
+            sorted(
+                f.column
+                for f in opts.concrete_fields
+                if f.name in excluded_fields(model) and f is not opts.pk
+            )
+        ),
+    )
+
+
+def capture_spec(model: type[models.Model]) -> CaptureSpec | None:
+    """Return the capture spec of ``model``, or None when it needs no capture trigger.
+
+    A model needs triggers when it is captured, or when deleting its rows makes the
+    database delete or change rows of a captured model (engines whose FK actions fire no
+    triggers capture those rows from the parent).
+    """
+    model = model._meta.concrete_model or model
+    if not _capturable(model):
+        return None
+    spec = _spec(model, with_cascades=True)
+    if not spec.captured and not spec.cascades:
+        return None
+    return spec

@@ -1,0 +1,321 @@
+"""In-process delivery: modes "transaction" and "on_commit" around ORM deletes.
+
+Every ORM delete (``Model.delete()``, ``QuerySet.delete()``) runs Django's
+``Collector.delete``. rowsync wraps it (see :func:`setup`) in a *capture session*: a
+token the capture triggers write into ``claimed_by`` of the events they record, so the
+rows this delete removed, and only those, are found again afterwards:
+
+1. Django deletes what it collected and sends ``post_delete`` for it, as always; the
+   database cascades (``DB_CASCADE``, rowsync's database on_delete) and the triggers
+   record every removed row, the ones Django signalled included.
+2. Events of rows Django already signalled are dropped (no row is signalled twice).
+3. Mode "transaction": the other events are delivered right away, in the same
+   transaction, streamed in batches (``post_delete(sender, instance, using, origin)``),
+   and deleted. Mode "on_commit": the events stay, leased to this process, and a
+   ``transaction.on_commit`` callback delivers them after the commit (nothing when the
+   transaction or the savepoint rolls back). Mode "worker": the events are released
+   to ``manage.py rowsync worker``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connections, models, transaction
+from django.db.models.deletion import Collector
+from django.db.models.signals import post_delete
+
+from rowsync import conf
+from rowsync.backends import get_backend, is_supported
+from rowsync.events import signals as rowsync_signals
+from rowsync.events.capture import captured_models, model_option
+from rowsync.events.context import current_context_json
+from rowsync.events.dispatch import (
+    UPDATE,
+    EventDecodeError,
+    EventRecord,
+    deliver_one,
+    resolve_model,
+)
+
+__all__ = ["capture_session", "delivery_mode_for", "setup"]
+
+logger = logging.getLogger("rowsync.events")
+
+MODES = ("transaction", "on_commit", "worker")
+
+_EVENT_COLUMNS = '"id", "model_label", "table_name", "op", "row", "changes", "context", "pk_text"'
+
+
+def delivery_mode_for(model: type[models.Model]) -> str:
+    """Return the delivery mode of ``model``'s events (``RowsyncMeta.delivery`` wins)."""
+    mode = model_option(model, "delivery") or conf.delivery_mode()
+    return str(mode)
+
+
+@dataclass
+class Session:
+    """One capture session: the token, the event id floor and what Django signalled."""
+
+    using: str
+    claim: str
+    lease: int | None
+    context: str | None
+    floor: int = 0
+    previous: tuple[str, int | None, str | None] | None = None
+    # {(model label, pk text)} of rows Django's Collector sent post_delete for itself
+    signalled: set[tuple[str, str]] = field(default_factory=set)
+
+
+# {alias: [Session, ...]} innermost last; sessions nest when a receiver deletes rows.
+_stack: dict[str, list[Session]] = {}
+
+
+def _execute(using: str, statements: list[tuple[str, list[Any]]]) -> Any:
+    row = None
+    with connections[using].cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            if cursor.description is not None:
+                row = cursor.fetchone()
+    return row
+
+
+@contextmanager
+def capture_session(
+    using: str, *, lease: int | None = None, context: str | None = None
+) -> Iterator[Session]:
+    """Stamp the events recorded inside with a new claim token. Use inside ``atomic``.
+
+    Args:
+        using: Database alias.
+        lease: Seconds the events stay reserved for this process after commit (None:
+            a worker may take them as soon as they are committed).
+        context: Actor context (JSON text) stored with each event; defaults to the one
+            of :func:`rowsync.events.context.actor_context`.
+    """
+    backend = get_backend(connections[using])
+    stack = _stack.setdefault(using, [])
+    session = Session(
+        using=using,
+        claim=f"rowsync:{uuid.uuid4().hex}",
+        lease=lease,
+        context=context if context is not None else current_context_json(),
+    )
+    if stack:
+        outer = stack[-1]
+        session.previous = (outer.claim, outer.lease, outer.context)
+    row = _execute(using, backend.capture_session_begin_sql(session.claim, lease, session.context))
+    session.floor = int(row[-1]) if row else 0
+    stack.append(session)
+    try:
+        yield session
+    finally:
+        stack.pop()
+        if connections[using].needs_rollback:
+            # The transaction is doomed; the settings / session row go with it.
+            pass
+        else:
+            _execute(using, backend.capture_session_end_sql(session.previous))
+
+
+def _q(using: str, sql: str) -> str:
+    """Return ``sql`` with its double-quoted names quoted for ``using``'s engine."""
+    quote = connections[using].ops.quote_name("x")[0]
+    return sql if quote == '"' else sql.replace('"', quote)
+
+
+def _read_batch(using: str, session: Session, after: int, size: int) -> list[EventRecord]:
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            _q(
+                using,
+                f'SELECT {_EVENT_COLUMNS} FROM "rowsync_deleted_row" '
+                'WHERE "id" > %s AND "claimed_by" = %s ORDER BY "id" LIMIT %s',
+            ),
+            [after, session.claim, size],
+        )
+        return [EventRecord(*r) for r in cursor.fetchall()]
+
+
+def _delete_ids(using: str, ids: list[int]) -> None:
+    if not ids:
+        return
+    with connections[using].cursor() as cursor:
+        marks = ", ".join(["%s"] * len(ids))
+        cursor.execute(
+            _q(using, f'DELETE FROM "rowsync_deleted_row" WHERE "id" IN ({marks})'), ids
+        )
+
+
+def _release_ids(using: str, ids: list[int]) -> None:
+    """Hand events to the worker: clear the claim and the lease."""
+    if not ids:
+        return
+    with connections[using].cursor() as cursor:
+        marks = ", ".join(["%s"] * len(ids))
+        cursor.execute(
+            _q(
+                using,
+                'UPDATE "rowsync_deleted_row" SET "claimed_by" = \'\', "claimed_until" = NULL '
+                f'WHERE "id" IN ({marks})',
+            ),
+            ids,
+        )
+
+
+def _has_listeners(model: type[models.Model], op: str) -> bool:
+    signal = rowsync_signals.post_db_update if op == UPDATE else post_delete
+    return signal.has_listeners(model)
+
+
+def _evict_only(record: EventRecord, using: str) -> None:
+    """Update the identity map for an event nobody listens to (no instance is built)."""
+    from rowsync import identity
+
+    try:
+        model = resolve_model(record)
+    except EventDecodeError:
+        return
+    hook = getattr(identity, "discard_row", None)
+    if record.op == UPDATE or hook is None:
+        # An updated row needs its new values: build it (cheap next to a receiver).
+        deliver_one(record, using, None, robust=True)
+        return
+    from rowsync.events.dispatch import _load_json
+
+    row = _load_json(record.row)
+    if isinstance(row, dict) and model._meta.pk is not None:
+        pk = row.get(model._meta.pk.column)
+        if pk is not None:
+            hook(model, model._meta.pk.to_python(pk), using)
+
+
+def _stream(
+    session: Session,
+    origin: Any,
+    *,
+    modes: tuple[str, ...],
+    on_keep: Callable[[EventRecord], None] | None = None,
+) -> bool:
+    """Deliver the session's events whose mode is in ``modes``; return whether any stayed.
+
+    Delivered and already-signalled events are deleted; worker-mode events are released;
+    events of other modes stay claimed (``on_keep`` is told about them).
+    """
+    using = session.using
+    size = conf.delivery_batch_size()
+    after = session.floor
+    kept = False
+    mode_cache: dict[str, str] = {}
+    while True:
+        batch = _read_batch(using, session, after, size)
+        if not batch:
+            return kept
+        done: list[int] = []
+        release: list[int] = []
+        for record in batch:
+            if (record.model_label, record.pk_text) in session.signalled:
+                done.append(record.id)
+                continue
+            try:
+                model = resolve_model(record)
+            except EventDecodeError:
+                release.append(record.id)  # the worker dead-letters it with the reason
+                continue
+            mode = mode_cache.get(record.model_label)
+            if mode is None:
+                mode = mode_cache[record.model_label] = delivery_mode_for(model)
+            if mode == "worker":
+                release.append(record.id)
+            elif mode in modes:
+                if _has_listeners(model, record.op):
+                    try:
+                        deliver_one(record, using, origin)
+                    except EventDecodeError:
+                        release.append(record.id)
+                        continue
+                else:
+                    _evict_only(record, using)
+                done.append(record.id)
+            else:
+                kept = True
+                if on_keep is not None:
+                    on_keep(record)
+        after = batch[-1].id
+        _delete_ids(using, done)
+        _release_ids(using, release)
+        if len(batch) < size:
+            return kept
+
+
+def _signalled_keys(collector: Collector) -> set[tuple[str, str]]:
+    connection = connections[collector.using]
+    keys: set[tuple[str, str]] = set()
+    for model, instances in collector.data.items():
+        if model._meta.auto_created or model._meta.pk is None:
+            continue
+        pk = model._meta.pk
+        label = model._meta.label_lower
+        for obj in instances:
+            keys.add((label, str(pk.get_db_prep_value(obj.pk, connection))))
+    return keys
+
+
+def _drain_on_commit(using: str, session: Session, origin: Any) -> None:
+    """Deliver an on-commit session's events after the commit, one transaction per batch."""
+    try:
+        with transaction.atomic(using=using):
+            _stream(session, origin, modes=("on_commit",))
+    except Exception:
+        # The events stay leased; a worker delivers them once the lease ends.
+        logger.exception("rowsync: on-commit delivery failed; a worker will retry")
+
+
+def finish(session: Session, origin: Any) -> None:
+    """Deliver or hand over what a capture session recorded (see the module docstring)."""
+    using = session.using
+    kept = _stream(session, origin, modes=("transaction",))
+    if kept:
+        transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
+
+
+def _lease_for_session() -> int | None:
+    modes = {delivery_mode_for(m) for m in captured_models()}
+    if modes <= {"worker"}:
+        return None
+    return conf.delivery_lease()
+
+
+def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) -> Any:
+    using = collector.using
+    if not is_supported(connections[using]):
+        return original(collector)
+    signalled = _signalled_keys(collector)
+    with transaction.atomic(using=using, savepoint=False):
+        with capture_session(using, lease=_lease_for_session()) as session:
+            session.signalled = signalled
+            result = original(collector)
+        finish(session, getattr(collector, "origin", None))
+    return result
+
+
+def setup() -> None:
+    """Wrap ``Collector.delete`` once, when some model is captured (idempotent)."""
+    current = Collector.delete
+    if getattr(current, "_rowsync_capture", False):
+        return
+    if not captured_models():
+        return
+
+    def delete(self: Collector) -> Any:
+        return _wrapped_delete(self, current)
+
+    delete._rowsync_capture = True  # type: ignore[attr-defined]
+    delete.__doc__ = current.__doc__
+    Collector.delete = delete  # type: ignore[method-assign]

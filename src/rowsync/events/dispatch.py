@@ -1,0 +1,310 @@
+"""Turn captured event rows back into model instances and send Django's ``post_delete``.
+
+This module knows no SQL: it receives events (``DeletedRow`` instances or
+:class:`EventRecord` tuples read by :mod:`rowsync.events.delivery`), rebuilds the instance
+from the row image with ``Model.from_db`` and sends the signals. The worker calls
+:func:`deliver`; in-process delivery calls :func:`deliver_one` in its streaming loop.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple, Protocol
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.signals import post_delete
+from django.utils import timezone
+
+from rowsync.events import signals as rowsync_signals
+from rowsync.exceptions import RowsyncError
+
+__all__ = [
+    "EventDecodeError",
+    "EventLike",
+    "EventRecord",
+    "Outcome",
+    "deliver",
+    "deliver_one",
+    "rebuild",
+]
+
+DELETE = "D"
+UPDATE = "U"
+
+
+class EventDecodeError(RowsyncError):
+    """An event cannot be turned into an instance (unknown model, unreadable row image).
+
+    Such an event can never be delivered as it is: a worker dead-letters it at once with
+    this error's message as the reason instead of retrying it.
+    """
+
+
+class EventLike(Protocol):
+    """What :func:`deliver` reads from an event (``DeletedRow`` satisfies it)."""
+
+    @property
+    def id(self) -> Any: ...
+    @property
+    def model_label(self) -> str: ...
+    @property
+    def table_name(self) -> str: ...
+    @property
+    def op(self) -> str: ...
+    @property
+    def row(self) -> Any: ...
+    @property
+    def changes(self) -> Any: ...
+    @property
+    def context(self) -> Any: ...
+
+
+class EventRecord(NamedTuple):
+    """A light event read with a raw cursor by in-process delivery."""
+
+    id: int
+    model_label: str
+    table_name: str
+    op: str
+    row: Any
+    changes: Any
+    context: Any
+    pk_text: str = ""
+
+
+@dataclass
+class Outcome:
+    """What happened to one event in :func:`deliver`.
+
+    Attributes:
+        event_id: The event's id.
+        instance: The rebuilt instance (None if it could not be rebuilt).
+        error: The first exception a receiver raised, or the decode error.
+        permanent: True when retrying cannot help (the event cannot be decoded):
+            dead-letter it with ``str(error)`` as the reason.
+    """
+
+    event_id: Any
+    instance: models.Model | None = None
+    error: BaseException | None = None
+    permanent: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the event was delivered without any error."""
+        return self.error is None
+
+
+def _load_json(value: Any) -> Any:
+    if isinstance(value, str | bytes | bytearray):
+        # Decimal keeps NUMERIC columns exact (PostgreSQL writes them as JSON numbers).
+        return json.loads(value, parse_float=Decimal)
+    return value
+
+
+def _convert(field: models.Field[Any, Any], value: Any) -> Any:
+    """Turn one JSON value of a row image into the Python value ``field`` holds."""
+    if value is None:
+        return None
+    if isinstance(field, models.JSONField):
+        # Every backend's trigger nests JSON columns as JSON (json(), JSON_EXTRACT, jsonb).
+        return value
+    if isinstance(field, models.BinaryField):
+        text = str(value)
+        # PostgreSQL renders bytea as "\\x...", the other engines' triggers use hex().
+        return bytes.fromhex(text[2:] if text.startswith("\\x") else text)
+    if isinstance(field, models.FloatField) and isinstance(value, Decimal):
+        return float(value)
+    if isinstance(field, models.DecimalField) and isinstance(value, float):
+        value = repr(value)
+    internal = field.get_internal_type()
+    if internal in {"DateTimeField"}:
+        parsed = field.to_python(value)
+        if settings.USE_TZ and isinstance(parsed, datetime.datetime) and timezone.is_naive(parsed):
+            # SQLite and MariaDB store UTC without an offset (Django's convention).
+            parsed = timezone.make_aware(parsed, datetime.UTC)
+        return parsed
+    if isinstance(field, models.ForeignKey):
+        return field.target_field.to_python(value)
+    return field.to_python(value)
+
+
+def resolve_model(event: EventLike) -> type[models.Model]:
+    """Return the model an event belongs to.
+
+    Raises:
+        EventDecodeError: no installed model has the event's label.
+    """
+    try:
+        return apps.get_model(event.model_label)
+    except (LookupError, ValueError):
+        raise EventDecodeError(
+            f"event {event.id}: model {event.model_label!r} is not installed "
+            f"(table {event.table_name!r})"
+        ) from None
+
+
+def rebuild(model: type[models.Model], row: Mapping[str, Any], using: str) -> models.Model:
+    """Rebuild an instance of ``model`` from a row image ``{column: value}``.
+
+    Columns the image lacks (sensitive fields left out, or columns added since the event
+    was written) become deferred fields; columns the model no longer has are ignored.
+    Accessing a deferred field reloads it from the database, which fails for a deleted
+    row, so receivers should check ``instance.get_deferred_fields()``.
+
+    Raises:
+        EventDecodeError: the image lacks the primary key, or a value does not fit its field.
+    """
+    names: list[str] = []
+    values: list[Any] = []
+    opts = model._meta
+    pk_column = opts.pk.column
+    if pk_column not in row:
+        raise EventDecodeError(
+            f"row image of {opts.label} has no primary key column {pk_column!r} "
+            f"(columns: {sorted(row)})"
+        )
+    for field in opts.concrete_fields:
+        if field.column not in row:
+            continue
+        try:
+            values.append(_convert(field, row[field.column]))
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise EventDecodeError(
+                f"row image of {opts.label}: column {field.column!r} value "
+                f"{row[field.column]!r} does not fit {type(field).__name__}: {exc}"
+            ) from exc
+        names.append(field.attname)
+    instance = model.from_db(using, names, values)
+    return instance
+
+
+def _identity_discard(model: type[models.Model], pk: Any, using: str) -> None:
+    from rowsync import identity
+
+    discard = getattr(identity, "discard_row", None)
+    if discard is not None:
+        discard(model, pk, using)
+
+
+def _identity_update(
+    model: type[models.Model], pk: Any, using: str, values: Mapping[str, Any]
+) -> None:
+    from rowsync import identity
+
+    update = getattr(identity, "update_row", None)
+    if update is not None:
+        update(model, pk, using, values)
+
+
+def _changed_values(
+    model: type[models.Model], changes: Any, instance: models.Model
+) -> dict[str, Any]:
+    """Return ``{attname: new value}`` for the columns an FK action changed."""
+    by_column = {f.column: f for f in model._meta.concrete_fields}
+    out: dict[str, Any] = {}
+    for column in _load_json(changes) or {}:
+        field = by_column.get(column)
+        if field is not None:
+            out[field.attname] = getattr(instance, field.attname)
+    return out
+
+
+Sender = Callable[..., Any]
+
+
+def deliver_one(
+    event: EventLike,
+    using: str,
+    origin: Any = None,
+    *,
+    robust: bool = False,
+    send: Sender | None = None,
+) -> Outcome:
+    """Deliver one event: evict/update the identity map, then send the signal.
+
+    Deleted rows get Django's ``post_delete(sender, instance, using, origin)``; rows an FK
+    action changed (``SET_NULL``/``SET_DEFAULT``/``SET``) get
+    :data:`rowsync.events.signals.post_db_update`. The event's actor context is set on the
+    instance as ``instance._rowsync_context`` (also available from
+    :func:`rowsync.events.context.event_context` during delivery).
+
+    Args:
+        event: The event.
+        using: The database alias the row lived in.
+        origin: The object or queryset whose delete caused it (None when unknown).
+        robust: Catch receiver errors into the outcome instead of raising them.
+        send: Replacement for ``signal.send`` (in-process delivery filters receivers).
+
+    Raises:
+        EventDecodeError: only when ``robust`` is False and the event cannot be decoded.
+        Exception: whatever a receiver raises, when ``robust`` is False.
+    """
+    from rowsync.events import context as context_module
+
+    outcome = Outcome(event_id=event.id)
+    try:
+        model = resolve_model(event)
+        row = _load_json(event.row)
+        if not isinstance(row, dict):
+            raise EventDecodeError(f"event {event.id}: row image is not an object: {row!r}")
+        instance = rebuild(model, row, using)
+    except EventDecodeError as exc:
+        if not robust:
+            raise
+        outcome.error, outcome.permanent = exc, True
+        return outcome
+    outcome.instance = instance
+    ctx = _load_json(event.context)
+    instance._rowsync_context = ctx  # type: ignore[attr-defined]
+    token = context_module.push_event_context(ctx)
+    try:
+        if event.op == UPDATE:
+            _identity_update(
+                model, instance.pk, using, _changed_values(model, event.changes, instance)
+            )
+            signal: Any = rowsync_signals.post_db_update
+            kwargs: dict[str, Any] = {"changes": _load_json(event.changes) or {}}
+        else:
+            _identity_discard(model, instance.pk, using)
+            signal = post_delete
+            kwargs = {}
+        if send is not None:
+            send(signal, model, instance, using, origin, kwargs)
+        elif robust:
+            for _receiver, result in signal.send_robust(
+                sender=model, instance=instance, using=using, origin=origin, **kwargs
+            ):
+                if isinstance(result, Exception) and outcome.error is None:
+                    outcome.error = result
+        else:
+            signal.send(sender=model, instance=instance, using=using, origin=origin, **kwargs)
+    finally:
+        context_module.pop_event_context(token)
+    return outcome
+
+
+def deliver(events: Iterable[EventLike], using: str, origin: Any = None) -> list[Outcome]:
+    """Deliver events one by one, never raising: the worker's entry point.
+
+    Every receiver runs for every event, even when another receiver raised (Django's
+    ``send_robust``); the outcome of an event carries the first error. An event whose
+    outcome is ``permanent`` can never be decoded (unknown model, unreadable image):
+    dead-letter it; retry the others that carry an error.
+
+    Args:
+        events: ``DeletedRow`` instances or :class:`EventRecord` tuples.
+        using: Database alias the rows were deleted from.
+        origin: Passed to ``post_delete`` as ``origin`` (workers pass None).
+
+    Returns:
+        One :class:`Outcome` per event, in order.
+    """
+    return [deliver_one(event, using, origin, robust=True) for event in events]
