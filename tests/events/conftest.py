@@ -35,6 +35,20 @@ class Recorder:
         )
 
 
+@pytest.fixture(autouse=True)
+def _empty_event_table(request):
+    """Start each test with an empty event table.
+
+    Flushing a database between transactional tests runs ``DELETE FROM`` on SQLite and
+    MariaDB, which fires the capture triggers of the flushed tables.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("_django_db_helper")
+    DeletedRow.objects.all().delete()
+
+
 @pytest.fixture
 def deleted():
     """Record every post_delete."""

@@ -128,7 +128,9 @@ class MySQLBackend(BaseBackend):
             name = self.capture_trigger_name("cc", table)
             inserts: list[str] = []
             for edge in spec.cascades:
-                inserts.extend(self._capture_below_root(edge, f"OLD.`{edge.parent_column}`"))
+                inserts.extend(
+                    self._capture_below_root(edge, f"OLD.`{edge.parent_column}`", table)
+                )
             if inserts:
                 out.append(
                     (
@@ -142,12 +144,23 @@ class MySQLBackend(BaseBackend):
                 )
         return out
 
-    def _capture_below_root(self, edge: Any, parent_value: str) -> list[str]:
+    def _capture_below_root(self, edge: Any, parent_value: str, parent_table: str) -> list[str]:
         cols = ", ".join(f"`{c}`" for c in self.capture_event_columns)
         alias = "t1"
         child = edge.child
         from_ = f"`{child.table}` {alias}"
         cond = f"{alias}.`{edge.column}` = {parent_value}"
+        if child.table == parent_table and edge.action == "CASCADE":
+            # A self-referencing cascade removes the whole subtree (InnoDB stops at 15
+            # levels): collect it with a recursive CTE before the delete.
+            fk, key = f"`{edge.column}`", f"`{edge.parent_column}`"
+            from_ = (
+                f"(WITH RECURSIVE rowsync_sub AS (SELECT * FROM `{child.table}` "
+                f"WHERE {fk} = {parent_value} UNION ALL SELECT n.* FROM `{child.table}` n "
+                f"JOIN rowsync_sub ON n.{fk} = rowsync_sub.{key}) SELECT * FROM rowsync_sub) "
+                f"{alias}"
+            )
+            cond = "TRUE"
         out: list[str] = []
         if child.captured:
             if edge.action == "CASCADE":
