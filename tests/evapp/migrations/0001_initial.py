@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('rowsync', '0003_worker_queue_and_notify'),
+        ('rowsync', '0002_capture_defaults_and_session'),
     ]
 
     operations = [

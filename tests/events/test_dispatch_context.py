@@ -1,0 +1,145 @@
+"""Row images, schema drift, actor context, delivery modes and checks."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+from django.db import connection
+from django.test import override_settings
+
+from rowsync.events.checks import check_capture
+from rowsync.events.context import actor_context, event_context
+from rowsync.events.dispatch import EventDecodeError, EventRecord, deliver, rebuild
+from rowsync.models import DeletedRow
+from tests.evapp.models import HAS_DB_ACTIONS, Author, Book, Chapter, Ledger, Note, Shelf
+from tests.events.conftest import pending
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def record(**kw):
+    base = {
+        "id": 1,
+        "model_label": "evapp.chapter",
+        "table_name": "evapp_chapter",
+        "op": "D",
+        "row": {"id": 7, "book_id": 3, "title": "t"},
+        "changes": None,
+        "context": None,
+    }
+    base.update(kw)
+    return EventRecord(**base)
+
+
+def test_drift_added_and_removed_columns_are_tolerated(deleted):
+    event = record(row={"id": 7, "book_id": 3, "gone_column": 1})  # no "title" any more
+    (outcome,) = deliver([event], "default")
+    assert outcome.ok
+    assert outcome.instance.pk == 7 and outcome.instance.book_id == 3
+    assert outcome.instance.get_deferred_fields() == {"title"}
+    assert deleted.keys() == [("Chapter", 7)]
+
+
+def test_undecodable_events_are_permanent_failures(deleted):
+    outcomes = deliver(
+        [
+            record(id=1, model_label="nope.gone"),
+            record(id=2, row={"book_id": 3}),  # no primary key
+            record(id=3, row={"id": "not-a-number"}),
+            record(id=4, row="[1, 2]"),
+        ],
+        "default",
+    )
+    assert [o.permanent for o in outcomes] == [True, True, True, True]
+    assert "nope.gone" in str(outcomes[0].error)
+    assert "primary key" in str(outcomes[1].error)
+    assert "'id'" in str(outcomes[2].error)
+    assert deleted.calls == []
+    with pytest.raises(EventDecodeError):
+        rebuild(Chapter, {"title": "x"}, "default")
+
+
+def test_receiver_errors_are_reported_not_raised(deleted):
+    from django.db.models.signals import post_delete
+
+    def boom(sender, **kwargs):
+        raise ValueError("receiver failed")
+
+    post_delete.connect(boom, sender=Chapter, weak=False)
+    try:
+        (outcome,) = deliver([record()], "default")
+    finally:
+        post_delete.disconnect(boom, sender=Chapter)
+    assert isinstance(outcome.error, ValueError) and not outcome.permanent
+    assert deleted.keys() == [("Chapter", 7)]  # the other receivers still ran
+
+
+def test_actor_context_travels_with_the_event():
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append((instance._rowsync_context, event_context()))
+
+    from django.db.models.signals import post_delete
+
+    author = Author.objects.create(name="a")
+    book = Book.objects.create(author=author, title="b")
+    post_delete.connect(receiver, sender=Book, weak=False)
+    try:
+        with actor_context(user_id=42, reason="cleanup"):
+            if HAS_DB_ACTIONS:
+                author.delete()  # the database cascades to the book
+            else:
+                DeletedRow.objects.all().delete()
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"DELETE FROM {connection.ops.quote_name('evapp_book')} WHERE id = %s",
+                        [book.pk],
+                    )
+                # a raw delete is not claimed: the worker (here: deliver) sends it,
+                # with no context since none was set on the database session
+                deliver(DeletedRow.objects.all(), "default")
+                DeletedRow.objects.all().delete()
+    finally:
+        post_delete.disconnect(receiver, sender=Book)
+    if HAS_DB_ACTIONS:
+        assert seen == [({"user_id": 42, "reason": "cleanup"},) * 2]
+    else:
+        assert seen == [(None, None)]
+
+
+@override_settings(ROWSYNC_DELIVERY="worker")
+def test_worker_mode_leaves_events_for_the_worker(deleted):
+    shelf = Shelf.objects.create(name="s")
+    Note.objects.create(shelf=shelf, text="x")
+    if HAS_DB_ACTIONS:
+        ledger = Ledger.objects.create(name="l")  # Entry is on_commit by RowsyncMeta
+        author = Author.objects.create(name="a")
+        Book.objects.create(author=author, title="b")
+        author.delete()
+        assert deleted.keys("Book") == []
+        rows = DeletedRow.objects.filter(model_label="evapp.book")
+        assert [(r.claimed_by, r.claimed_until) for r in rows] == [("", None)]
+        ledger.delete()
+    shelf.delete()  # Django signals the note itself: no event left for it
+    assert [p for p in pending() if p[0] == "evapp.note"] == []
+
+
+def test_checks_report_bad_configuration():
+    with override_settings(ROWSYNC_DELIVERY="later"):
+        ids = [e.id for e in check_capture()]
+    assert "rowsync.E060" in ids
+    assert check_capture() == []
+
+    class Bad:
+        capture = True
+        capture_exclude = ["nope", "id"]
+        delivery = "sometime"
+
+    Chapter.RowsyncMeta, saved = Bad, Chapter.RowsyncMeta
+    try:
+        errors = check_capture()
+    finally:
+        Chapter.RowsyncMeta = saved
+    assert sorted(e.id for e in errors) == ["rowsync.E061", "rowsync.E062", "rowsync.E063"]
+    assert all(isinstance(e, checks.Error) for e in errors)
