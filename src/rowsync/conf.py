@@ -19,6 +19,23 @@ def identity_map_selection() -> str | list[str] | tuple[str, ...]:
     return _model_selection("ROWSYNC_IDENTITY_MAP")
 
 
+def identity_map_options() -> object:
+    """Return ``ROWSYNC_IDENTITY_MAP_OPTIONS``: ``{"app.Model": {"use_strong_refs": True}}``.
+
+    The ``Meta`` options of base-class models, for models the setting enables
+    (``use_strong_refs``, ``multi_db``, ``shared_identity``). Checked by rowsync.E009.
+    """
+    return getattr(settings, "ROWSYNC_IDENTITY_MAP_OPTIONS", {})
+
+
+def identity_map_max_strong() -> object:
+    """Return ``ROWSYNC_IDENTITY_MAP_MAX_STRONG``: strong entries per model and map (None).
+
+    Past the bound the oldest entries become weak references. None: unbounded.
+    """
+    return getattr(settings, "ROWSYNC_IDENTITY_MAP_MAX_STRONG", None)
+
+
 def db_on_delete_selection() -> str | list[str] | tuple[str, ...]:
     """Return ``ROWSYNC_DB_ON_DELETE``: models whose ``on_delete`` the database enforces."""
     return _model_selection("ROWSYNC_DB_ON_DELETE")

@@ -1,9 +1,117 @@
-"""The identity subsystem of rowsync."""
+"""The identity map: one live instance per database row, per context.
+
+Public API (also re-exported by :mod:`rowsync`):
+
+* :class:`~rowsync.identity.models.IdentityModel`, ``IdentityManager``,
+  ``IdentityModelBase``, ``IdentityQuerySet``: the base-class way to enable the map
+  (imported lazily: they are models);
+* ``ROWSYNC_IDENTITY_MAP`` (``"__all__"`` or app / model labels): the setting way;
+* :func:`identity_scope`, :func:`current_map`, :func:`flush`;
+* :func:`populate_existing`: per-query refresh of mapped instances;
+* :func:`discard_row`, :func:`update_row`: called by rowsync's events for rows the
+  database deleted or changed (no-ops for unmapped models or absent rows);
+* :func:`get_cached`, :func:`evict`, :func:`is_mapped`: per-instance helpers that
+  work for setting-enabled models too.
+
+Subsystems import this package, never its modules.
+"""
 
 from __future__ import annotations
 
-__all__ = ["setup"]
+from typing import Any
+
+from django.db.models import Model
+
+from rowsync._typing import DbAlias, IdentityKey
+from rowsync.identity.freshness import discard_row, update_row
+from rowsync.identity.keys import REGISTRY, IdentityOptions, is_mapped, normalise_pk, pk_of
+from rowsync.identity.map import IdentityConflict, IdentityMap
+from rowsync.identity.queryset import populate_existing
+from rowsync.identity.scope import SHARED, current_map, identity_scope
+from rowsync.identity.signals import flush, post_flush, pre_flush
+
+__all__ = [
+    "SHARED",
+    "IdentityConflict",
+    "IdentityKey",
+    "IdentityManager",
+    "IdentityMap",
+    "IdentityModel",
+    "IdentityModelBase",
+    "IdentityOptions",
+    "IdentityQuerySet",
+    "current_map",
+    "discard_row",
+    "evict",
+    "flush",
+    "get_cached",
+    "identity_scope",
+    "is_mapped",
+    "options_for",
+    "populate_existing",
+    "post_flush",
+    "pre_flush",
+    "setup",
+    "update_row",
+]
+
+_LAZY = {
+    "IdentityModel": "rowsync.identity.models",
+    "IdentityModelBase": "rowsync.identity.models",
+    "IdentityManager": "rowsync.identity.models",
+    "IdentityQuerySet": "rowsync.identity.queryset",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the model classes on first use (they need the app registry)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def options_for(model: type[Model]) -> IdentityOptions | None:
+    """Return how ``model`` is mapped (strong/multi_db/shared), None if it is not."""
+    return REGISTRY.get(model)
+
+
+def _map_of(opts: IdentityOptions) -> IdentityMap:
+    from rowsync.identity import scope
+
+    return scope.SHARED if opts.shared else current_map()
+
+
+def get_cached(model: type[Model], pk: object, using: DbAlias | None = None) -> Model | None:
+    """Return the current context's mapped instance of row ``pk``, None if not mapped."""
+    opts = REGISTRY.get(model)
+    if opts is None:
+        return None
+    obj = _map_of(opts).lookup(opts, normalise_pk(opts, pk), using)
+    if obj is not None and using is not None and obj._state.db != using:
+        return None
+    return obj
+
+
+def evict(instance: Model) -> None:
+    """Forget ``instance``'s row in the current context's map (the instance is untouched)."""
+    opts = REGISTRY.get(type(instance))
+    if opts is not None:
+        _map_of(opts).remove(opts, pk_of(opts, instance), instance._state.db)
 
 
 def setup() -> None:
-    """Connect this subsystem's hooks, checks and signal handlers (idempotent)."""
+    """Register mapped models, install the hooks if any, connect handlers and checks."""
+    from django.core import checks as django_checks
+
+    from rowsync import conf
+    from rowsync.identity import checks, registry, scope, signals
+
+    django_checks.register(checks.check_identity)
+    bound = conf.identity_map_max_strong()
+    scope.CONFIG.max_strong = bound if isinstance(bound, int) and bound > 0 else None
+    scope.SHARED.max_strong = scope.CONFIG.max_strong
+    registry.build()
+    signals.connect()

@@ -1,0 +1,261 @@
+"""Keep mapped instances in step with writes that bypass them.
+
+What each write does to the map (of the current context, and the shared map):
+
+* ``save()``: a new row's instance is mapped; if *another* instance is mapped for
+  the row, the saved values are copied into it (it stays the mapped one). MTI
+  parents and children of the row that are mapped get the values of the fields
+  they share.
+* ``QuerySet.update(**values)``: the updated fields are **expired** on every mapped
+  instance of the model (and of its MTI family): they are removed from the
+  instance, so the next access or the next load of the row reads the database.
+  The instances keep their identity and their other values.
+* ``bulk_update(objs, fields)``: each mapped instance of an updated row gets the
+  written values from the corresponding object.
+* ``bulk_create(objs)``: created objects with a primary key are mapped; with
+  ``update_conflicts=True`` the ``update_fields`` are expired as for ``update()``.
+* ``delete()`` (instance, queryset, cascades collected by Django): deleted rows are
+  **evicted** by a ``post_delete`` receiver connected with ``sender=`` for each
+  mapped model only, so unrelated models keep Django's fast-delete path.
+* :func:`discard_row` / :func:`update_row`: called by rowsync's events for rows the
+  database deleted or changed itself (``ON DELETE CASCADE`` / ``SET NULL``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
+
+from rowsync._typing import DbAlias
+from rowsync.identity import scope
+from rowsync.identity.keys import REGISTRY, IdentityOptions, mapped_family, normalise_pk, pk_of
+from rowsync.identity.map import IdentityMap
+
+#: Set while ``bulk_update`` runs: its inner ``update()`` must not expire the objects.
+_IN_BULK_UPDATE: ContextVar[bool] = ContextVar("rowsync_in_bulk_update", default=False)
+
+
+def _maps() -> list[IdentityMap]:
+    return scope.maps_for_flush()
+
+
+def _map_for(opts: IdentityOptions, m: IdentityMap) -> bool:
+    """Return whether map ``m`` can hold rows of ``opts`` (shared models live in SHARED)."""
+    return (m is scope.SHARED) == opts.shared
+
+
+def expire(model: type[Model], attnames: Iterable[str]) -> None:
+    """Remove ``attnames`` from every mapped instance of ``model``'s MTI family.
+
+    The next attribute access loads the value (``refresh_from_db(fields=...)``) and
+    the next load of the row fills it in.
+    """
+    names = set(attnames)
+    for concrete in mapped_family(model):
+        opts = REGISTRY[concrete]
+        own = names & opts.attnames
+        own.difference_update(opts.pk_attnames)
+        if not own:
+            continue
+        relations = [opts.attname_to_field[a] for a in own if opts.attname_to_field[a].is_relation]
+        for m in _maps():
+            if not _map_for(opts, m):
+                continue
+            for obj in m.instances(concrete):
+                d = obj.__dict__
+                for attname in own:
+                    d.pop(attname, None)
+                for field in relations:
+                    if field.is_cached(obj):
+                        field.delete_cached_value(obj)
+
+
+def copy_values(source: Model, attnames: Iterable[str] | None = None) -> None:
+    """Copy ``source``'s values into the other mapped instances of its row (and MTI family)."""
+    source_opts = REGISTRY.get(type(source))
+    if source_opts is None:
+        return
+    pk = source.pk
+    db = source._state.db
+    wanted = source_opts.attnames if attnames is None else set(attnames)
+    src = source.__dict__
+    for concrete in mapped_family(type(source)):
+        opts = REGISTRY[concrete]
+        for m in _maps():
+            if not _map_for(opts, m):
+                continue
+            target = m.lookup(opts, normalise_pk(opts, pk), db)
+            if target is None or target is source or target.__dict__ is src:
+                continue
+            d = target.__dict__
+            for attname in wanted & opts.attnames:
+                if attname in src and d.get(attname) != src[attname]:
+                    d[attname] = src[attname]
+                    field = opts.attname_to_field[attname]
+                    if field.is_relation and field.is_cached(target):
+                        field.delete_cached_value(target)
+
+
+def register(obj: Model) -> None:
+    """Map ``obj`` if its row has no live instance yet."""
+    opts = REGISTRY.get(type(obj))
+    if opts is None:
+        return
+    pk = pk_of(opts, obj)
+    if pk is None or (opts.composite and None in pk):  # type: ignore[operator]
+        return
+    db = obj._state.db
+    m = scope.SHARED if opts.shared else scope.current_map()
+    if m.lookup(opts, pk, db) is None:
+        m.store(opts, pk, db, obj)
+
+
+# -- signal receivers (connected with sender= for mapped models only) ------------
+def on_post_save(
+    sender: type[Model],
+    instance: Model,
+    created: bool = False,
+    update_fields: Iterable[str] | None = None,
+    raw: bool = False,
+    **kwargs: Any,
+) -> None:
+    """Map a saved instance; push its saved values into other mapped copies of the row."""
+    attnames: set[str] | None = None
+    if update_fields is not None:
+        meta = instance._meta
+        attnames = {meta.get_field(name).attname for name in update_fields}  # type: ignore[union-attr]
+    copy_values(instance, attnames)
+    register(instance)
+
+
+def on_post_delete(sender: type[Model], instance: Model, using: DbAlias, **kwargs: Any) -> None:
+    """Evict a deleted row (its pk is still set while post_delete runs)."""
+    opts = REGISTRY.get(sender)
+    if opts is None:
+        return
+    discard_row(sender, pk_of(opts, instance), using)
+
+
+def connect_model(model: type[Model]) -> None:
+    """Connect the save/delete receivers for one mapped model (idempotent)."""
+    uid = f"rowsync.identity:{model._meta.label_lower}:{id(model)}"
+    post_save.connect(on_post_save, sender=model, weak=False, dispatch_uid=uid)
+    post_delete.connect(on_post_delete, sender=model, weak=False, dispatch_uid=uid)
+
+
+# -- queryset writes --------------------------------------------------------------
+def after_update(model: type[Model], values: Mapping[str, Any]) -> None:
+    """Expire the fields a ``QuerySet.update(**values)`` wrote."""
+    if _IN_BULK_UPDATE.get() or model not in REGISTRY:
+        return
+    meta = model._meta
+    attnames = set()
+    for name in values:
+        try:
+            attnames.add(meta.get_field(name).attname)  # type: ignore[union-attr]
+        except Exception:  # Django has already validated the names
+            continue
+    expire(model, attnames)
+
+
+def bulk_update_guard() -> Any:
+    """Return the token that marks a running ``bulk_update`` (reset it afterwards)."""
+    return _IN_BULK_UPDATE.set(True)
+
+
+def bulk_update_done(token: Any, objs: Iterable[Model], fields: Iterable[str]) -> None:
+    """After ``bulk_update``: copy the written values into other mapped copies of the rows."""
+    _IN_BULK_UPDATE.reset(token)
+    objs = list(objs)
+    if not objs or type(objs[0]) not in REGISTRY:
+        return
+    meta = objs[0]._meta
+    attnames = {meta.get_field(name).attname for name in fields}  # type: ignore[union-attr]
+    for obj in objs:
+        copy_values(obj, attnames)
+
+
+def after_bulk_create(
+    model: type[Model],
+    objs: Iterable[Model],
+    *,
+    ignore_conflicts: bool = False,
+    update_conflicts: bool = False,
+    update_fields: Iterable[str] | None = None,
+) -> None:
+    """Map the created objects; expire upserted fields."""
+    if model not in REGISTRY:
+        return
+    if update_conflicts and update_fields:
+        expire(model, {model._meta.get_field(n).attname for n in update_fields})  # type: ignore[union-attr]
+    if ignore_conflicts or update_conflicts:
+        return  # a conflicting row kept its own instance; the object may not be that row
+    for obj in objs:
+        register(obj)
+
+
+# -- public API used by rowsync.events / rowsync.ondelete -------------------------
+def discard_row(model: type[Model], pk: object, using: DbAlias | None) -> None:
+    """Evict the row ``pk`` of ``model`` that the database deleted.
+
+    Every live map of the process is cleaned (eviction never changes an object
+    another request is using). No-op when the model is not mapped or the row absent.
+
+    Args:
+        model: The model (concrete or proxy) of the deleted row.
+        pk: Its primary-key value (a tuple for composite keys).
+        using: The database alias the row was deleted from.
+    """
+    opts = REGISTRY.get(model)
+    if opts is None:
+        return
+    key = normalise_pk(opts, pk)
+    for concrete in mapped_family(model):
+        family_opts = REGISTRY[concrete]
+        for m in [scope.SHARED, *list(scope.LIVE_MAPS)]:
+            m.remove(family_opts, key, using)
+
+
+def update_row(
+    model: type[Model], pk: object, using: DbAlias | None, values: Mapping[str, object]
+) -> None:
+    """Apply column values the database changed (e.g. ``SET NULL``) to the mapped row.
+
+    The current context's map and the shared map get the values (foreign-key
+    caches that no longer match are dropped); other contexts' maps evict the row.
+    No-op when the model is not mapped or the row absent.
+
+    Args:
+        model: The model (concrete or proxy) of the changed row.
+        pk: Its primary-key value.
+        using: The database alias.
+        values: ``{field name or attname: new value}``.
+    """
+    opts = REGISTRY.get(model)
+    if opts is None:
+        return
+    key = normalise_pk(opts, pk)
+    meta = model._meta
+    attvalues = {meta.get_field(n).attname: v for n, v in values.items()}  # type: ignore[union-attr]
+    current = scope.maps_for_flush()
+    for concrete in mapped_family(model):
+        family_opts = REGISTRY[concrete]
+        for m in current:
+            obj = m.lookup(family_opts, key, using)
+            if obj is None or obj._state.db != using:
+                continue
+            d = obj.__dict__
+            for attname, value in attvalues.items():
+                if attname not in family_opts.attnames:
+                    continue
+                d[attname] = value
+                field = family_opts.attname_to_field[attname]
+                if field.is_relation and field.is_cached(obj):
+                    field.delete_cached_value(obj)
+        for m in list(scope.LIVE_MAPS):
+            if m not in current:
+                m.remove(family_opts, key, using)

@@ -1,0 +1,165 @@
+"""The Django hooks of the identity map, installed by ``setup()`` when a model is mapped.
+
+Each patch keeps Django's behaviour for unmapped models (one dict lookup decides)
+and is installed once: :func:`install` checks for its own marker first. Nothing is
+patched at import time or when no model is mapped.
+
+=================================  ==================================================
+Hook                               Why
+=================================  ==================================================
+``Model.from_db``                  every row becomes the mapped instance
+``Model.refresh_from_db``          reload from SQL, never from the map
+``QuerySet.get``                   SQL-free ``get(pk)`` when correct
+``ModelIterable.__iter__``         per-query load mode (annotations, populate)
+``QuerySet.update`` etc.           freshness after writes that bypass instances
+``query.prefetch_related_objects`` prefetch results stay per query
+``BaseDatabaseWrapper.rollback``   forget what a rolled-back block did
+=================================  ==================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model, QuerySet
+from django.db.models import query as query_module
+from django.db.models.query import ModelIterable
+
+from rowsync.identity import freshness, loading, prefetch, transactions
+from rowsync.identity.keys import REGISTRY
+from rowsync.identity.queryset import get_from_map
+from rowsync.identity.scope import BYPASS, POPULATE
+
+_MARK = "__rowsync_wrapped__"
+_installed = False
+
+
+def _wrap(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+    current = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+    if getattr(current, _MARK, None) is not None or getattr(
+        getattr(current, "__func__", None), _MARK, None
+    ):
+        return
+    setattr(owner, name, make(current))
+
+
+def _mark(func: Any, original: Any) -> Any:
+    setattr(func, _MARK, original)
+    func.__doc__ = getattr(original, "__doc__", None)
+    return func
+
+
+def _from_db(original: Any) -> Any:
+    return classmethod(_mark(loading.from_db, original))
+
+
+def _refresh_from_db(original: Callable[..., Any]) -> Callable[..., Any]:
+    def refresh_from_db(self: Model, *args: Any, **kwargs: Any) -> None:
+        if type(self) not in REGISTRY:
+            original(self, *args, **kwargs)
+            return
+        with loading.loading_mode(BYPASS):
+            original(self, *args, **kwargs)
+        freshness.register(self)
+
+    return _mark(refresh_from_db, original)
+
+
+def _get(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+        if self.model in REGISTRY:
+            obj = get_from_map(self, args, kwargs)
+            if obj is not None:
+                return obj
+        return original(self, *args, **kwargs)
+
+    return _mark(get, original)
+
+
+def _model_iterable_iter(original: Callable[..., Any]) -> Callable[..., Any]:
+    def __iter__(self: ModelIterable[Any]) -> Any:
+        qs = self.queryset
+        if qs.model not in REGISTRY:
+            return original(self)
+        query = qs.query
+        if query.annotation_select or query.extra_select:
+            # Annotation values belong to the query, not to the row: such rows are
+            # built as plain, unmapped instances (see docs/identity.md).
+            return loading.iterate_in_mode(original(self), BYPASS)
+        if query.select_for_update or getattr(query, "rowsync_populate", False):
+            return loading.iterate_in_mode(original(self), POPULATE)
+        return original(self)
+
+    return _mark(__iter__, original)
+
+
+def _update(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update(self: QuerySet[Any], **kwargs: Any) -> Any:
+        rows = original(self, **kwargs)
+        if self.model in REGISTRY:
+            freshness.after_update(self.model, kwargs)
+        return rows
+
+    return _mark(update, original)
+
+
+def _bulk_update(original: Callable[..., Any]) -> Callable[..., Any]:
+    def bulk_update(
+        self: QuerySet[Any], objs: Iterable[Model], fields: Iterable[str], *args: Any, **kw: Any
+    ) -> Any:
+        if self.model not in REGISTRY:
+            return original(self, objs, fields, *args, **kw)
+        objs = list(objs)
+        fields = list(fields)
+        token = freshness.bulk_update_guard()
+        try:
+            return original(self, objs, fields, *args, **kw)
+        finally:
+            freshness.bulk_update_done(token, objs, fields)
+
+    return _mark(bulk_update, original)
+
+
+def _bulk_create(original: Callable[..., Any]) -> Callable[..., Any]:
+    def bulk_create(self: QuerySet[Any], objs: Iterable[Model], *args: Any, **kw: Any) -> Any:
+        if self.model not in REGISTRY:
+            return original(self, objs, *args, **kw)
+        created = original(self, objs, *args, **kw)
+        names = ("batch_size", "ignore_conflicts", "update_conflicts", "update_fields")
+        options = dict(zip(names, args, strict=False)) | kw
+        freshness.after_bulk_create(
+            self.model,
+            created,
+            ignore_conflicts=bool(options.get("ignore_conflicts")),
+            update_conflicts=bool(options.get("update_conflicts")),
+            update_fields=options.get("update_fields"),
+        )
+        return created
+
+    return _mark(bulk_create, original)
+
+
+def install() -> None:
+    """Install every hook once (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    _wrap(Model, "from_db", _from_db)
+    _wrap(Model, "refresh_from_db", _refresh_from_db)
+    _wrap(QuerySet, "get", _get)
+    _wrap(QuerySet, "update", _update)
+    _wrap(QuerySet, "bulk_update", _bulk_update)
+    _wrap(QuerySet, "bulk_create", _bulk_create)
+    _wrap(ModelIterable, "__iter__", _model_iterable_iter)
+    _wrap(query_module, "prefetch_related_objects", prefetch.wrap_prefetch_related_objects)
+    _wrap(query_module, "get_prefetcher", prefetch.wrap_get_prefetcher)
+    _wrap(BaseDatabaseWrapper, "rollback", transactions.wrap_rollback)
+    _wrap(BaseDatabaseWrapper, "savepoint_rollback", transactions.wrap_savepoint_rollback)
+
+
+def installed() -> bool:
+    """Return whether the hooks are installed."""
+    return _installed

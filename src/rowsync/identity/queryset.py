@@ -1,0 +1,165 @@
+"""Answer ``QuerySet.get()`` from the identity map, without SQL, when that is correct.
+
+:func:`get_from_map` is consulted by rowsync's ``QuerySet.get`` before any SQL is
+built. It answers only a *pure primary-key lookup*:
+
+* the primary key comes from ``get(pk=...)`` / ``get(<pk name or attname>[__exact]=...)``,
+  a single non-negated ``Q`` of that form (what foreign-key descriptors pass), or an
+  earlier ``filter(pk=...)``;
+* every other condition of the queryset is an ``exact`` comparison with a plain value
+  on a column of the model's own table (a related manager's scope such as
+  ``blog.article_set``, or ``filter(title="x")``), and the mapped instance has that
+  value loaded and equal; otherwise SQL decides;
+* no joins, ``exclude()``, ``Q | Q``, slices, annotations, ``extra()``, ``values()`` /
+  ``values_list()``, ``select_related()``, ``prefetch_related()``, unions,
+  ``select_for_update()`` or ``get_or_create``/``update_or_create`` (``_for_write``);
+* the instance was loaded from the database the queryset reads (``using()``, routers).
+
+Anything else returns None and Django's ``get()`` runs its SQL; the rows it reads
+still come back as the mapped instances.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db.models import Model, Q, QuerySet
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
+from django.db.models.query import ModelIterable
+from django.db.models.sql.where import AND
+
+from rowsync.identity import scope
+from rowsync.identity.keys import REGISTRY
+from rowsync.identity.loading import view_of
+from rowsync.identity.scope import SHARED
+
+_M = TypeVar("_M", bound=Model)
+_MISSING = object()
+_get_session = scope._CURRENT.get
+
+
+def _pk_from_args(
+    pk_lookups: frozenset[str], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    if kwargs:
+        if args or len(kwargs) != 1:
+            return _MISSING
+        ((key, value),) = kwargs.items()
+        return value if key in pk_lookups else _MISSING
+    if len(args) != 1:
+        return _MISSING
+    q = args[0]
+    if type(q) is not Q or q.negated or len(q.children) != 1:
+        return _MISSING
+    child = q.children[0]
+    if type(child) is not tuple or child[0] not in pk_lookups:
+        return _MISSING
+    return child[1]
+
+
+def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _M | None:
+    """Return the mapped instance ``qs.get(*args, **kwargs)`` would return, or None.
+
+    None means "ask the database", never "does not exist".
+    """
+    model = qs.model
+    opts = REGISTRY.get(model)
+    if opts is None:
+        return None
+    session = _get_session()
+    if session is not None and session.mode:
+        return None  # refresh_from_db, populate_existing, ...: the caller wants SQL
+    query = qs.query
+    if (
+        qs._iterable_class is not ModelIterable
+        or qs._for_write
+        or qs._prefetch_related_lookups
+        or query.select_for_update
+        or query.combinator
+        or query.is_sliced
+        or query.select_related
+        or query.annotations
+        or query.extra
+        or query.extra_tables
+    ):
+        return None
+    pk = _pk_from_args(opts.pk_lookups, args, kwargs) if (args or kwargs) else _MISSING
+    conditions: list[tuple[str, Any]] = []
+    where = query.where
+    if where.children:
+        if where.negated or where.connector != AND or len(query.alias_map) > 1:
+            return None
+        base = next(iter(query.alias_map), None)
+        for child in where.children:
+            if not isinstance(child, Exact):
+                return None
+            lhs, rhs = child.lhs, child.rhs
+            if type(lhs) is not Col or lhs.alias != base or hasattr(rhs, "resolve_expression"):
+                return None
+            attname = lhs.target.attname
+            if attname == opts.pk_attname and not opts.composite:
+                if pk is _MISSING:
+                    pk = rhs
+                else:
+                    conditions.append((attname, rhs))
+            else:
+                conditions.append((attname, rhs))
+    if pk is _MISSING or pk is None or opts.composite:
+        return None
+    if opts.pk_type is None or type(pk) is not opts.pk_type:
+        if isinstance(pk, Model):
+            return None
+        try:
+            pk = opts.pk_field.to_python(pk)
+        except Exception:  # Django's get() raises the right error for bad values
+            return None
+    db = qs.db
+    m = SHARED if opts.shared else (session.map if session is not None else None)
+    if m is None:
+        return None
+    obj = m.lookup(opts, pk, db)
+    if obj is None or obj._state.db != db:
+        return None
+    d = obj.__dict__
+    for attname, value in conditions:
+        if d.get(attname, _MISSING) != value:
+            return None
+    if obj.__class__ is not model:
+        obj = view_of(m, opts, model, obj, pk, db)
+    for field, rel_objs in qs._known_related_objects.items():
+        if field.is_cached(obj):
+            continue
+        try:
+            rel_obj = rel_objs[getattr(obj, field.attname)]
+        except (KeyError, AttributeError):
+            continue
+        setattr(obj, field.name, rel_obj)
+    return obj  # type: ignore[return-value]
+
+
+def populate_existing(qs: QuerySet[_M]) -> QuerySet[_M]:
+    """Return a copy of ``qs`` whose rows overwrite the loaded values of mapped instances.
+
+    The default re-fetch policy keeps the values a mapped instance has loaded (and
+    fills only unloaded ones); this is the per-query way to refresh them. Unsaved
+    changes of the instances the query returns are lost.
+
+    Example:
+        >>> Article.objects.filter(pk=1).update(title="new")  # elsewhere
+        >>> populate_existing(Article.objects.filter(blog=b))  # instances show "new"
+    """
+    clone = qs._chain()  # type: ignore[attr-defined]
+    clone.query.rowsync_populate = True
+    return clone  # type: ignore[no-any-return]
+
+
+class IdentityQuerySet(QuerySet[_M]):
+    """The QuerySet of identity-mapped models: adds :meth:`populate_existing`.
+
+    ``get()`` answers from the map for every mapped model, whatever its QuerySet class.
+    """
+
+    def populate_existing(self) -> IdentityQuerySet[_M]:
+        """Return a copy whose rows overwrite mapped instances' loaded values."""
+        return populate_existing(self)  # type: ignore[return-value]
