@@ -26,3 +26,51 @@ class PlainRow(Row):
 
 class MappedRow(Row):
     """Selected by ``ROWSYNC_IDENTITY_MAP = ["benchmarks.MappedRow"]``."""
+
+
+# --- capture (benchmarks/delete_capture.py) ---
+# Two model views of the same two tables, created by the benchmark with raw DDL whose
+# foreign key has ON DELETE CASCADE: the "Py" pair lets Django's collector cascade in
+# Python (it loads the children because a receiver is connected), the "Db" pair leaves
+# the cascade to the database and is captured by rowsync.
+
+
+class CapParentPy(models.Model):
+    name = models.CharField(max_length=32)
+
+    class Meta:
+        managed = False
+        db_table = "bench_cap_parent"
+
+
+class CapChildPy(models.Model):
+    parent = models.ForeignKey(CapParentPy, on_delete=models.CASCADE, db_constraint=False)
+    name = models.CharField(max_length=32)
+    amount = models.IntegerField()
+    created = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "bench_cap_child"
+
+
+class CapParentDb(models.Model):
+    name = models.CharField(max_length=32)
+
+    class Meta:
+        managed = False
+        db_table = "bench_cap_parent"
+
+
+class CapChildDb(models.Model):
+    parent = models.ForeignKey(CapParentDb, on_delete=models.DO_NOTHING, db_constraint=False)
+    name = models.CharField(max_length=32)
+    amount = models.IntegerField()
+    created = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "bench_cap_child"
+
+    class RowsyncMeta:
+        capture = True

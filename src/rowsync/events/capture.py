@@ -62,17 +62,15 @@ def model_option(model: type[models.Model], name: str, default: Any = None) -> A
 
 def _capturable(model: type[models.Model]) -> bool:
     opts = model._meta
-    return not (opts.abstract or opts.proxy or opts.auto_created or not opts.managed) and (
-        opts.pk is not None
-    )
+    return not (opts.abstract or opts.proxy or opts.auto_created) and opts.pk is not None
 
 
 def is_captured(model: type[models.Model]) -> bool:
     """Return whether rowsync records the rows the database deletes from ``model``'s table.
 
-    ``RowsyncMeta.capture`` wins over ``ROWSYNC_CAPTURE``. Proxy, abstract, unmanaged and
-    auto-created (many-to-many through) models are never captured: Django sends no
-    signals for auto-created models either.
+    ``RowsyncMeta.capture`` wins over ``ROWSYNC_CAPTURE``. Proxy, abstract and
+    auto-created (many-to-many through) models are never captured (Django sends no
+    signals for auto-created models either); unmanaged ones only by ``RowsyncMeta``.
     """
     model = model._meta.concrete_model or model
     if not _capturable(model):
@@ -80,7 +78,8 @@ def is_captured(model: type[models.Model]) -> bool:
     option = model_option(model, "capture")
     if option is not None:
         return bool(option)
-    return selects(conf.capture_selection(), model)
+    # Unmanaged tables are only captured when the model asks for it explicitly.
+    return model._meta.managed and selects(conf.capture_selection(), model)
 
 
 def captured_models() -> list[type[models.Model]]:

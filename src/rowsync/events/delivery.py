@@ -213,6 +213,8 @@ def _stream(
     after = session.floor
     kept = False
     mode_cache: dict[str, str] = {}
+    # {(model, op): has listeners}
+    listening: dict[tuple[type[models.Model], str], bool] = {}
     while True:
         batch = _read_batch(using, session, after, size)
         if not batch:
@@ -234,7 +236,10 @@ def _stream(
             if mode == "worker":
                 release.append(record.id)
             elif mode in modes:
-                if _has_listeners(model, record.op):
+                key = (model, record.op)
+                if key not in listening:
+                    listening[key] = _has_listeners(model, record.op)
+                if listening[key]:
                     try:
                         deliver_one(record, using, origin)
                     except EventDecodeError:
@@ -317,5 +322,6 @@ def setup() -> None:
         return _wrapped_delete(self, current)
 
     delete._rowsync_capture = True  # type: ignore[attr-defined]
+    delete._rowsync_original = current  # type: ignore[attr-defined]
     delete.__doc__ = current.__doc__
     Collector.delete = delete  # type: ignore[method-assign]

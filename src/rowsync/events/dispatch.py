@@ -22,6 +22,7 @@ from django.db import models
 from django.db.models.signals import post_delete
 from django.utils import timezone
 
+from rowsync.events import context as context_module
 from rowsync.events import signals as rowsync_signals
 from rowsync.exceptions import RowsyncError
 
@@ -136,19 +137,96 @@ def _convert(field: models.Field[Any, Any], value: Any) -> Any:
     return field.to_python(value)
 
 
+# {model label: model}
+_MODELS: dict[str, type[models.Model]] = {}
+
+
 def resolve_model(event: EventLike) -> type[models.Model]:
     """Return the model an event belongs to.
 
     Raises:
         EventDecodeError: no installed model has the event's label.
     """
+    model = _MODELS.get(event.model_label)
+    if model is not None:
+        return model
     try:
-        return apps.get_model(event.model_label)
+        model = _MODELS[event.model_label] = apps.get_model(event.model_label)
+        return model
     except (LookupError, ValueError):
         raise EventDecodeError(
             f"event {event.id}: model {event.model_label!r} is not installed "
             f"(table {event.table_name!r})"
         ) from None
+
+
+# {model: (pk column, [(column, attname, converter or None)])}
+_PLANS: dict[type[models.Model], tuple[str, list[tuple[str, str, Any]]]] = {}
+
+# Fields whose JSON value already is the Python value when it has the right type.
+_PASSTHROUGH: dict[str, type] = {
+    "AutoField": int,
+    "BigAutoField": int,
+    "SmallAutoField": int,
+    "IntegerField": int,
+    "BigIntegerField": int,
+    "SmallIntegerField": int,
+    "PositiveIntegerField": int,
+    "PositiveBigIntegerField": int,
+    "PositiveSmallIntegerField": int,
+    "CharField": str,
+    "TextField": str,
+    "SlugField": str,
+    "EmailField": str,
+    "URLField": str,
+    "FileField": str,
+    "ImageField": str,
+    "FilePathField": str,
+}
+
+
+def _datetime(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if settings.USE_TZ and parsed.tzinfo is None:
+                # SQLite and MariaDB store UTC without an offset (Django's convention).
+                parsed = parsed.replace(tzinfo=datetime.UTC)
+            return parsed
+    return value
+
+
+def _converter(field: models.Field[Any, Any]) -> Any:
+    """Return a fast converter for ``field``: None when JSON already has the value."""
+    target = field.target_field if isinstance(field, models.ForeignKey) else field
+    kind = _PASSTHROUGH.get(target.get_internal_type())
+    if kind is not None:
+
+        def convert(value: Any, kind: type = kind, field: Any = field) -> Any:
+            if value is None or type(value) is kind:
+                return value
+            return _convert(field, value)
+
+        return convert
+    if field.get_internal_type() == "DateTimeField":
+
+        def convert_dt(value: Any, field: Any = field) -> Any:
+            parsed = _datetime(value)
+            return parsed if parsed is not value or value is None else _convert(field, value)
+
+        return convert_dt
+    return lambda value, field=field: _convert(field, value)
+
+
+def _plan(model: type[models.Model]) -> tuple[str, list[tuple[str, str, Any]]]:
+    plan = _PLANS.get(model)
+    if plan is None:
+        fields = [(f.column, f.attname, _converter(f)) for f in model._meta.concrete_fields]
+        plan = _PLANS[model] = (model._meta.pk.column, fields)
+    return plan
 
 
 def rebuild(model: type[models.Model], row: Mapping[str, Any], using: str) -> models.Model:
@@ -162,34 +240,38 @@ def rebuild(model: type[models.Model], row: Mapping[str, Any], using: str) -> mo
     Raises:
         EventDecodeError: the image lacks the primary key, or a value does not fit its field.
     """
-    names: list[str] = []
-    values: list[Any] = []
-    opts = model._meta
-    pk_column = opts.pk.column
+    pk_column, fields = _plan(model)
     if pk_column not in row:
         raise EventDecodeError(
-            f"row image of {opts.label} has no primary key column {pk_column!r} "
+            f"row image of {model._meta.label} has no primary key column {pk_column!r} "
             f"(columns: {sorted(row)})"
         )
-    for field in opts.concrete_fields:
-        if field.column not in row:
+    names: list[str] = []
+    values: list[Any] = []
+    for column, attname, convert in fields:
+        if column not in row:
             continue
+        value = row[column]
         try:
-            values.append(_convert(field, row[field.column]))
+            values.append(convert(value))
         except (ValidationError, ValueError, TypeError) as exc:
             raise EventDecodeError(
-                f"row image of {opts.label}: column {field.column!r} value "
-                f"{row[field.column]!r} does not fit {type(field).__name__}: {exc}"
+                f"row image of {model._meta.label}: column {column!r} value "
+                f"{value!r} does not fit {attname!r}: {exc}"
             ) from exc
-        names.append(field.attname)
-    instance = model.from_db(using, names, values)
-    return instance
+        names.append(attname)
+    return model.from_db(using, names, values)
+
+
+def _identity_hook(name: str) -> Any:
+    # Imported lazily: the identity subsystem may not provide the hook (yet).
+    from rowsync import identity
+
+    return getattr(identity, name, None)
 
 
 def _identity_discard(model: type[models.Model], pk: Any, using: str) -> None:
-    from rowsync import identity
-
-    discard = getattr(identity, "discard_row", None)
+    discard = _identity_hook("discard_row")
     if discard is not None:
         discard(model, pk, using)
 
@@ -197,9 +279,7 @@ def _identity_discard(model: type[models.Model], pk: Any, using: str) -> None:
 def _identity_update(
     model: type[models.Model], pk: Any, using: str, values: Mapping[str, Any]
 ) -> None:
-    from rowsync import identity
-
-    update = getattr(identity, "update_row", None)
+    update = _identity_hook("update_row")
     if update is not None:
         update(model, pk, using, values)
 
@@ -247,8 +327,6 @@ def deliver_one(
         EventDecodeError: only when ``robust`` is False and the event cannot be decoded.
         Exception: whatever a receiver raises, when ``robust`` is False.
     """
-    from rowsync.events import context as context_module
-
     outcome = Outcome(event_id=event.id)
     try:
         model = resolve_model(event)
