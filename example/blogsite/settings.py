@@ -42,3 +42,10 @@ ROOT_URLCONF = "blogsite.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MEDIA_ROOT = str(BASE_DIR / "media")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- capture ---
+# Record the articles the database deletes, so the post_delete receivers of
+# blog/receivers.py (files, cache, audit) still run for them.
+ROWSYNC_CAPTURE = ["blog.Article"]
+ROWSYNC_DELIVERY = "transaction"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
