@@ -53,7 +53,7 @@ def _labels_known(label: str) -> bool:
 
 def _check_setting() -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
-    value = conf.identity_map_selection()
+    value: object = conf.identity_map_selection()
     if isinstance(value, str):
         labels = [value]
     elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):

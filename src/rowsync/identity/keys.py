@@ -80,8 +80,9 @@ class IdentityOptions:
         self.field_count = len(fields)
         self.attnames = frozenset(attnames)
         self.attname_list = tuple(attnames)
-        self.attname_to_field = {f.attname: f for f in fields}
-        self.relation_fields = tuple(f for f in fields if f.is_relation)
+        # {attname: Field}; Any: django-stubs lacks the relation-cache methods on Field
+        self.attname_to_field: dict[str, Any] = {f.attname: f for f in fields}
+        self.relation_fields: tuple[Any, ...] = tuple(f for f in fields if f.is_relation)
         pk_fields: list[Any] = list(getattr(meta, "pk_fields", None) or [meta.pk])
         self.composite = len(pk_fields) > 1
         self.pk_field = meta.pk

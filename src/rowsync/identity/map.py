@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Any
 
 from django.db.models import Model
 
@@ -225,16 +224,18 @@ class IdentityMap:
     # -- bulk -----------------------------------------------------------------
     def instances(self, concrete: type[Model] | None = None) -> Iterator[Model]:
         """Yield every live mapped instance (of ``concrete`` only, if given)."""
-        for tables in (self.strong, self.weak):
-            for tkey, table in list(tables.items()):
-                model = tkey[0] if isinstance(tkey, tuple) else tkey
-                if concrete is not None and model is not concrete:
-                    continue
-                if isinstance(table, WeakTable):
-                    for _, obj in table.live():
-                        yield obj
-                else:
-                    yield from list(table.values())
+
+        def wanted(tkey: object) -> bool:
+            model = tkey[0] if isinstance(tkey, tuple) else tkey
+            return concrete is None or model is concrete
+
+        for tkey, strong in list(self.strong.items()):
+            if wanted(tkey):
+                yield from list(strong.values())
+        for tkey, weak in list(self.weak.items()):
+            if wanted(tkey):
+                for _, obj in weak.live():
+                    yield obj
 
     def clear(self, db: DbAlias | None = None, model: type[Model] | None = None) -> None:
         """Forget instances: all, or those of database ``db`` and/or model ``model``.
@@ -242,18 +243,19 @@ class IdentityMap:
         Like django-idmap, ``db`` only narrows ``multi_db`` models: the tables of
         other models hold rows of any database and are cleared whole.
         """
-        for tables in (self.strong, self.weak, self.views):
-            for tkey in list(tables):
-                table_key: Any = tkey[1] if tables is self.views else tkey
-                if isinstance(table_key, tuple):
-                    t_model, t_db = table_key
-                else:
-                    t_model, t_db = table_key, None
-                if model is not None and t_model is not model:
-                    continue
-                if db is not None and t_db is not None and t_db != db:
-                    continue
-                tables.pop(tkey, None)  # type: ignore[attr-defined]
+
+        def hit(tkey: object) -> bool:
+            t_model, t_db = tkey if isinstance(tkey, tuple) else (tkey, None)
+            if model is not None and t_model is not model:
+                return False
+            return db is None or t_db is None or t_db == db
+
+        for tkey in [k for k in self.strong if hit(k)]:
+            self.strong.pop(tkey, None)
+        for tkey in [k for k in self.weak if hit(k)]:
+            self.weak.pop(tkey, None)
+        for vkey in [k for k in self.views if hit(k[1])]:
+            self.views.pop(vkey, None)
 
     def __len__(self) -> int:
         """Return the number of live instances."""

@@ -71,7 +71,8 @@ class IdentityManager(models.Manager[_M]):
 
     def get_queryset(self) -> IdentityQuerySet[_M]:
         """Return an :class:`IdentityQuerySet`."""
-        return IdentityQuerySet(model=self.model, using=self._db, hints=self._hints)
+        hints: dict[str, Any] = getattr(self, "_hints", {})
+        return IdentityQuerySet(model=self.model, using=self._db, hints=hints)
 
     def populate_existing(self) -> IdentityQuerySet[_M]:
         """Return a QuerySet whose rows overwrite mapped instances' loaded values."""

@@ -20,7 +20,7 @@ Hook                               Why
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
@@ -32,6 +32,7 @@ from rowsync.identity.keys import REGISTRY
 from rowsync.identity.queryset import get_from_map
 from rowsync.identity.scope import BYPASS, POPULATE
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 _MARK = "__rowsync_wrapped__"
 _installed = False
 
@@ -45,7 +46,7 @@ def _wrap(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
     setattr(owner, name, make(current))
 
 
-def _mark(func: Any, original: Any) -> Any:
+def _mark(func: _F, original: object) -> _F:
     setattr(func, _MARK, original)
     func.__doc__ = getattr(original, "__doc__", None)
     return func

@@ -71,10 +71,11 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
     if session is not None and session.mode:
         return None  # refresh_from_db, populate_existing, ...: the caller wants SQL
     query = qs.query
+    state: Any = qs  # private QuerySet attributes django-stubs does not declare
     if (
         qs._iterable_class is not ModelIterable
-        or qs._for_write
-        or qs._prefetch_related_lookups
+        or state._for_write
+        or state._prefetch_related_lookups
         or query.select_for_update
         or query.combinator
         or query.is_sliced
@@ -88,9 +89,13 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
     conditions: list[tuple[str, Any]] = []
     where = query.where
     if where.children:
-        if where.negated or where.connector != AND or len(query.alias_map) > 1:
+        if where.negated or where.connector != AND:
             return None
         base = next(iter(query.alias_map), None)
+        refcount = query.alias_refcount
+        # A join Django trimmed stays in alias_map with a zero refcount (related managers).
+        if any(refcount.get(alias) for alias in query.alias_map if alias != base):
+            return None
         for child in where.children:
             if not isinstance(child, Exact):
                 return None
@@ -127,7 +132,7 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
             return None
     if obj.__class__ is not model:
         obj = view_of(m, opts, model, obj, pk, db)
-    for field, rel_objs in qs._known_related_objects.items():
+    for field, rel_objs in state._known_related_objects.items():
         if field.is_cached(obj):
             continue
         try:

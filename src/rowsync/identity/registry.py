@@ -28,7 +28,7 @@ def declared_options(model: type[Model]) -> dict[str, Any] | None:
 
 def valid_selection() -> str | list[str] | tuple[str, ...]:
     """Return ``ROWSYNC_IDENTITY_MAP`` if its shape is valid, else ``()`` (see E005)."""
-    value = conf.identity_map_selection()
+    value: object = conf.identity_map_selection()
     if isinstance(value, str):
         return value
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
