@@ -5,7 +5,17 @@ The public API is ``__all__``; everything else may change between releases.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rowsync.exceptions import RowsyncError
+from rowsync.identity import (
+    current_map,
+    discard_row,
+    flush,
+    identity_scope,
+    populate_existing,
+    update_row,
+)
 from rowsync.ondelete.actions import (
     DB_CASCADE,
     DB_DO_NOTHING,
@@ -24,8 +34,29 @@ __all__ = [
     "DB_SET",
     "DB_SET_DEFAULT",
     "DB_SET_NULL",
+    "IdentityManager",
+    "IdentityModel",
+    "IdentityModelBase",
     "RowsyncError",
     "__version__",
+    "current_map",
+    "discard_row",
+    "flush",
+    "identity_scope",
+    "populate_existing",
+    "update_row",
 ]
+
+# Model classes need the app registry: they are imported on first access.
+_LAZY_IDENTITY = ("IdentityManager", "IdentityModel", "IdentityModelBase")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_IDENTITY:
+        from rowsync.identity import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0.dev0"

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from rowsync.backends.base import BaseBackend, WorkerListener
+from rowsync.backends.base import BaseBackend, OnDeleteSpec, OnDeleteSQL, WorkerListener
 
 
 class PostgreSQLBackend(BaseBackend):
@@ -52,6 +52,66 @@ class PostgreSQLBackend(BaseBackend):
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE k.conname LIKE 'rowsync\\_%' AND n.nspname = current_schema()"
         )
+
+    # --- on_delete ---
+    def on_delete_sql(self, spec: OnDeleteSpec) -> OnDeleteSQL | None:
+        """Return a second FK constraint with the action, or a trigger for SET/SET_DEFAULT.
+
+        Django's own constraint (``NO ACTION DEFERRABLE INITIALLY DEFERRED``) stays: it is
+        checked at COMMIT, after this constraint's action has run. PROTECT is
+        ``ON DELETE RESTRICT``, which PostgreSQL never defers
+        (https://www.postgresql.org/docs/current/ddl-constraints.html#DDL-CONSTRAINTS-FK).
+        """
+        q = self.qn
+        child, col, name = q(spec.table), q(spec.column), q(spec.name)
+        action = {"CASCADE": "CASCADE", "SET_NULL": "SET NULL", "PROTECT": "RESTRICT"}.get(
+            spec.operation
+        )
+        if action is not None:
+            install = [
+                f"ALTER TABLE {child} ADD CONSTRAINT {name} FOREIGN KEY ({col}) "
+                f"REFERENCES {q(spec.ref_table)} ({q(spec.ref_column)}) ON DELETE {action}"
+            ]
+            return (
+                "constraint",
+                install,
+                [f"ALTER TABLE {child} DROP CONSTRAINT IF EXISTS {name}"],
+            )
+        if spec.operation not in ("SET", "SET_DEFAULT"):
+            return None
+        old = f"OLD.{q(spec.ref_column)}"
+        # An AFTER trigger: a BEFORE trigger returning NULL would silently skip the delete.
+        function = (
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $rowsync$\n"
+            f"BEGIN\n"
+            f"  IF EXISTS (SELECT 1 FROM {child} WHERE {col} = {old}) THEN\n"
+            f"    IF {self.set_guard_condition(spec, old)} THEN\n"
+            f"      RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',\n"
+            f"        MESSAGE = '{self.refusal_message(spec)}';\n"
+            f"    END IF;\n"
+            f"    UPDATE {child} SET {col} = ({spec.value_sql}) WHERE {col} = {old};\n"
+            f"  END IF;\n"
+            f"  RETURN NULL;\n"
+            f"END $rowsync$"
+        )
+        install = [
+            function,
+            f"CREATE TRIGGER {name} AFTER DELETE ON {q(spec.ref_table)} "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}()",
+        ]
+        uninstall = [
+            f"DROP TRIGGER IF EXISTS {name} ON {q(spec.ref_table)}",
+            f"DROP FUNCTION IF EXISTS {name}()",
+        ]
+        return ("trigger", install, uninstall)
+
+    def restrict_check_sql(self, table: str, constraint: str) -> list[str]:
+        """Return ``SET CONSTRAINTS ... IMMEDIATE`` (checks now) and back to DEFERRED.
+
+        (https://www.postgresql.org/docs/current/sql-set-constraints.html)
+        """
+        name = self.qn(constraint)
+        return [f"SET CONSTRAINTS {name} IMMEDIATE", f"SET CONSTRAINTS {name} DEFERRED"]
 
     # --- capture ---
     # Claim, lease and actor context travel in transaction-local settings

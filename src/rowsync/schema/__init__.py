@@ -85,7 +85,7 @@ def setup() -> None:
     from rowsync import conf
     from rowsync.schema.autodetector import autodetector_class
     from rowsync.schema.install import on_post_migrate
-    from rowsync.schema.rebuild import patch_sqlite_rebuild
+    from rowsync.schema.rebuild import patch_sqlite_flush, patch_sqlite_rebuild
 
     # The migration state stores objects as a model option, which Meta must accept
     # (the same way django-pgtrigger registers "triggers").
@@ -100,4 +100,5 @@ def setup() -> None:
         for command in (makemigrations.Command, migrate.Command):
             command.autodetector = autodetector_class(command.autodetector)
     patch_sqlite_rebuild()
+    patch_sqlite_flush()
     post_migrate.connect(on_post_migrate, dispatch_uid="rowsync.schema.ensure")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.backends.sqlite3.schema import DatabaseSchemaEditor as SQLiteSchemaEditor
 from django.db.models import Model
 
@@ -59,3 +59,36 @@ def patch_sqlite_rebuild() -> None:
     if getattr(current, "rowsync_patched", False):
         return
     setattr(SQLiteSchemaEditor, "_remake_table", _wrap(current))  # noqa: B010
+
+
+def _wrap_flush(original: Callable[..., None]) -> Callable[..., None]:
+    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
+        connection = self.connection
+        with transaction.atomic(using=connection.alias):
+            with connection.cursor() as cursor:
+                cursor.execute(_SAVE_SQL)
+                saved = [(name, sql) for name, _tbl, sql in cursor.fetchall()]
+                for name, _sql in saved:
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {connection.ops.quote_name(name)}")
+            original(self, sql_list)
+            with connection.cursor() as cursor:
+                for _name, sql in saved:
+                    cursor.execute(sql)
+
+    execute_sql_flush.rowsync_patched = True  # type: ignore[attr-defined]
+    return execute_sql_flush
+
+
+def patch_sqlite_flush() -> None:
+    """Keep rowsync's triggers out of SQLite's flush (idempotent).
+
+    Django flushes SQLite with one ``DELETE FROM`` per table (``flush``, ``TransactionTestCase``),
+    which would fire rowsync's triggers: a PROTECT trigger would refuse the flush. The
+    triggers are taken out for the flush and put back (same SQL) in its transaction.
+    """
+    from django.db.backends.sqlite3.operations import DatabaseOperations
+
+    current = DatabaseOperations.execute_sql_flush
+    if getattr(current, "rowsync_patched", False):
+        return
+    DatabaseOperations.execute_sql_flush = _wrap_flush(current)  # type: ignore[method-assign]

@@ -1,0 +1,160 @@
+"""System checks of database-enforced on_delete: rowsync.E030-E059."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.core import checks
+from django.db import DatabaseError, connections
+
+from rowsync.backends import get_backend, is_supported
+from rowsync.ondelete import actions as a
+from rowsync.ondelete.drift import differences
+from rowsync.ondelete.plan import get_plan
+
+
+def _models(app_configs: Sequence[AppConfig] | None) -> set[Any]:
+    if app_configs is None:
+        return set(apps.get_models(include_auto_created=True))
+    return {m for c in app_configs for m in c.get_models(include_auto_created=True)}
+
+
+def check_models(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """rowsync.E031-E035: foreign keys the database cannot enforce as asked."""
+    errors: list[checks.CheckMessage] = []
+    plan = get_plan(apps)
+    selected = _models(app_configs)
+    for field, behaviour in plan.behaviours.items():
+        if field.model not in selected or not behaviour.rowsync_compiles:
+            continue
+        where = f"{field.model._meta.label}.{field.name}"
+        if not field.db_constraint and behaviour.operation != a.DO_NOTHING:
+            errors.append(
+                checks.Error(
+                    f"{where} has db_constraint=False, so the database cannot enforce "
+                    f"on_delete {behaviour.operation} ({behaviour.source}).",
+                    hint="Set db_constraint=True, or keep a Python-level on_delete and leave "
+                    "the model out of ROWSYNC_DB_ON_DELETE.",
+                    obj=field,
+                    id="rowsync.E031",
+                )
+            )
+        if behaviour.operation == a.SET_NULL and not field.null:
+            errors.append(
+                checks.Error(
+                    f"{where} is set to NULL by the database on delete, but cannot be null.",
+                    hint="Set null=True, or choose another on_delete.",
+                    obj=field,
+                    id="rowsync.E032",
+                )
+            )
+        if behaviour.operation in (a.SET, a.SET_DEFAULT) and not behaviour.supported:
+            errors.append(
+                checks.Error(
+                    f"{where}: the value of {behaviour.operation} ({behaviour.value!r}) is a "
+                    "Python callable or object, which cannot run in the database.",
+                    hint="Use a constant or a database expression (Value(...), RawSQL('(...)', "
+                    "[])), or keep Python's models.SET(callable) and leave the model out of "
+                    "ROWSYNC_DB_ON_DELETE.",
+                    obj=field,
+                    id="rowsync.E033",
+                )
+            )
+    for field, behaviour in plan.behaviours.items():
+        opts = field.model._meta
+        if (
+            field.model in selected
+            and behaviour.operation == a.CASCADE
+            and opts.parents
+            and not field.remote_field.parent_link
+        ):
+            errors.append(
+                checks.Error(
+                    f"{opts.label}.{field.name}: the database deletes {opts.label} rows, which "
+                    "leaves their multi-table inheritance parent rows "
+                    f"({', '.join(p._meta.label for p in opts.parents)}) behind.",
+                    hint="Point the database-level foreign key from the parent model, or keep "
+                    "it at the Python level.",
+                    obj=field,
+                    id="rowsync.E035",
+                )
+            )
+    for model in sorted(plan.deletable, key=lambda m: m._meta.label):
+        if model not in selected:
+            continue
+        opts = model._meta
+        generic = [f.name for f in opts.private_fields if hasattr(f, "bulk_related_objects")]
+        if generic:
+            errors.append(
+                checks.Error(
+                    f"{opts.label} rows can be deleted by the database, which would leave the "
+                    f"objects of its GenericRelation {', '.join(generic)} behind.",
+                    hint="Delete those objects first (pre_delete), or keep the relations that "
+                    "lead to this model at the Python level.",
+                    obj=model,
+                    id="rowsync.E034",
+                )
+            )
+    return errors
+
+
+def check_drift(
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[checks.CheckMessage]:
+    """rowsync.E040/W041: the database lacks (or has extra) on_delete objects; E037 MySQL."""
+    messages: list[checks.CheckMessage] = []
+    plan = get_plan(apps)
+    for alias in databases or ():
+        connection = connections[alias]
+        if not is_supported(connection):
+            continue
+        backend = get_backend(connection)
+        if not backend.trigger_may_modify_own_table:
+            for field, behaviour in plan.behaviours.items():
+                if (
+                    behaviour.rowsync_compiles
+                    and behaviour.operation in (a.SET, a.SET_DEFAULT)
+                    and field.remote_field.model._meta.concrete_model
+                    is field.model._meta.concrete_model
+                ):
+                    messages.append(
+                        checks.Error(
+                            f"{field.model._meta.label}.{field.name}: {connection.display_name} "
+                            f"cannot run {behaviour.operation} on a self-referencing foreign key "
+                            "(a trigger cannot update its own table).",
+                            hint="Use DB_SET_NULL or DB_CASCADE, or keep Python's SET_DEFAULT.",
+                            obj=field,
+                            id="rowsync.E037",
+                        )
+                    )
+        try:
+            found = differences(alias, owners=("ondelete",))
+        except DatabaseError:
+            continue  # no database yet: nothing to compare
+        for difference in found:
+            if difference.problem == "missing":
+                messages.append(
+                    checks.Error(
+                        f"Database {alias!r} lacks {difference.name} on {difference.table} "
+                        f"({difference.detail}).",
+                        hint="Run migrate (or makemigrations first); `manage.py rowsync check` "
+                        "lists every difference.",
+                        id="rowsync.E040",
+                    )
+                )
+            else:
+                messages.append(
+                    checks.Warning(
+                        f"Database {alias!r} has {difference.name} on {difference.table}, "
+                        "which no model asks for.",
+                        hint="Run makemigrations and migrate to remove it.",
+                        id="rowsync.W041",
+                    )
+                )
+    return messages

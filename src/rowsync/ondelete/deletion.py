@@ -1,0 +1,279 @@
+"""Django's Collector and database-enforced on_delete: counts, RESTRICT, refusals.
+
+rowsync wraps ``Collector.delete()`` (one patch, applied once by ``setup()``). For a
+delete that reaches foreign keys the database enforces, the wrapper
+
+1. counts the rows the database will cascade (``ROWSYNC_DB_ON_DELETE_COUNTS``), so
+   ``delete()`` returns them as Django's Python path would;
+2. runs Django's delete in a transaction (a savepoint when one is open);
+3. checks the deferred constraints of RESTRICT foreign keys right away, so the
+   Artist/Album/Song rule of Django holds: a row may be restricted only by rows that
+   the same delete does not remove;
+4. turns a refusal by the database (PROTECT, RESTRICT) into Django's own
+   ``ProtectedError``/``RestrictedError`` naming the blocking objects: it rolls back,
+   then replays the collection in Python, where each database-level value acts like
+   its Python twin (Django 6.1's ``force_collection``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db.models import Model, Q, QuerySet, deletion
+from django.db.models.deletion import Collector, ProtectedError, RestrictedError
+
+from rowsync import conf
+from rowsync.backends import get_backend, is_supported
+from rowsync.backends.base import SET_TARGET_MARKER
+from rowsync.ondelete import actions as a
+from rowsync.ondelete.errors import SetTargetMissing
+from rowsync.ondelete.plan import Plan, model_plan
+
+#: Deepest self-referencing level counted (SQLite's trigger depth is 1000).
+MAX_SELF_DEPTH = 1000
+
+
+class _RestrictViolation(IntegrityError):
+    """A deferred RESTRICT constraint is violated right after the delete."""
+
+
+class _SkipCollection(frozenset[Any]):
+    """Django 6.1's ``SKIP_COLLECTION`` plus every rowsync ``DB_*`` value."""
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, a.DatabaseAction) or frozenset.__contains__(self, item)
+
+
+def _concrete(model: type[Model]) -> type[Model]:
+    concrete = model._meta.concrete_model
+    return concrete if concrete is not None else model
+
+
+class DeleteWork:
+    """What one ``Collector.delete()`` means for database-enforced foreign keys."""
+
+    def __init__(self, collector: Collector, plan: Plan) -> None:
+        self.collector = collector
+        self.plan = plan
+        self.using: str = collector.using
+        # [(model, [pk, ...])]: the rows Django deletes itself (pks vanish on success).
+        self.rows = [
+            (model, [obj.pk for obj in instances]) for model, instances in collector.data.items()
+        ]
+        # [(instance, pk)]: Django sets pks to None after its delete; a late refusal
+        # (RESTRICT) must give them back.
+        self.instances = [(obj, obj.pk) for objs in collector.data.values() for obj in objs]
+        self.querysets: list[QuerySet[Any]] = list(collector.fast_deletes)
+        self.touched: set[type[Model]] = {_concrete(m) for m, _ in self.rows} | {
+            _concrete(qs.model) for qs in self.querysets
+        }
+
+    @classmethod
+    def prepare(cls, collector: Collector) -> DeleteWork | None:
+        """Return the work for ``collector``, or None when no enforced FK is involved."""
+        models = list(collector.data) + [qs.model for qs in collector.fast_deletes]
+        if not models or not is_supported(connections[collector.using]):
+            return None
+        plan = model_plan(models[0])
+        if not any(_concrete(m) in plan.incoming for m in models):
+            return None
+        return cls(collector, plan)
+
+    def restore_pks(self) -> None:
+        """Give the collected instances their primary keys back after a rollback."""
+        for obj, pk in self.instances:
+            setattr(obj, obj._meta.pk.attname, pk)
+
+    # -- counts --------------------------------------------------------------------
+    def _manager(self, model: type[Model]) -> QuerySet[Any]:
+        return model._base_manager.using(self.using).all()
+
+    def count(self) -> Counter[str]:
+        """Return ``{label: rows}`` the database will delete (cascades) for this delete."""
+        counter: Counter[str] = Counter()
+        for model, pks in self.rows:
+            self._walk(_concrete(model), self._manager(model).filter(pk__in=pks), True, counter, 0)
+        for qs in self.querysets:
+            self._walk(_concrete(qs.model), qs, True, counter, 0)
+        return counter
+
+    def _cascades(self, model: type[Model], from_python: bool) -> list[Any]:
+        fields = []
+        for field in self.plan.incoming.get(model, ()):
+            behaviour = self.plan.behaviours[field]
+            if behaviour.operation != a.CASCADE:
+                continue
+            if from_python and not behaviour.python_skips:
+                continue  # Django's Collector deletes these rows itself.
+            fields.append(field)
+        return fields
+
+    def _walk(
+        self,
+        model: type[Model],
+        rows: QuerySet[Any],
+        from_python: bool,
+        counter: Counter[str],
+        depth: int,
+    ) -> None:
+        if depth > 64:
+            return
+        self.touched.add(model)
+        fields = self._cascades(model, from_python)
+        own = [f for f in fields if _concrete(f.model) is model]
+        if own:
+            rows = self._expand_self(model, rows, own, counter)
+        for field in fields:
+            if field in own:
+                continue
+            child = _concrete(field.model)
+            values = rows.values(field.target_field.attname)
+            children = self._manager(child).filter(**{f"{field.name}__in": values})
+            found = children.count()
+            if found:
+                counter[child._meta.label] += found
+                self._walk(child, children, False, counter, depth + 1)
+
+    def _expand_self(
+        self, model: type[Model], rows: QuerySet[Any], own: list[Any], counter: Counter[str]
+    ) -> QuerySet[Any]:
+        """Count the descendants a self-referencing cascade removes; return all the rows."""
+        seen = set(rows.values_list("pk", flat=True))
+        frontier = set(seen)
+        extra = 0
+        for _ in range(MAX_SELF_DEPTH):
+            if not frontier:
+                break
+            parents = self._manager(model).filter(pk__in=frontier)
+            condition = reduce(
+                or_,
+                (Q(**{f"{f.name}__in": parents.values(f.target_field.attname)}) for f in own),
+            )
+            found = set(self._manager(model).filter(condition).values_list("pk", flat=True))
+            frontier = found - seen
+            seen |= frontier
+            extra += len(frontier)
+        if extra:
+            counter[model._meta.label] += extra
+        return self._manager(model).filter(pk__in=seen)
+
+    # -- RESTRICT ------------------------------------------------------------------
+    def restrict_fields(self) -> list[Any]:
+        """Return the RESTRICT foreign keys whose targets this delete touches."""
+        return [
+            field
+            for field, behaviour in self.plan.behaviours.items()
+            if behaviour.operation == a.RESTRICT
+            and field.db_constraint
+            and _concrete(field.remote_field.model) in self.touched
+        ]
+
+    def check_restrict(self) -> None:
+        """Fail now if a deferred RESTRICT constraint is violated (raise an IntegrityError)."""
+        connection = connections[self.using]
+        backend = get_backend(connection)
+        if not backend.fk_checks_deferred:
+            return  # checked row by row already
+        for field in self.restrict_fields():
+            table = field.model._meta.db_table
+            constraint = _fk_constraint(connection, table, field.column)
+            statements = backend.restrict_check_sql(table, constraint or "")
+            with connection.cursor() as cursor:
+                for sql in statements:
+                    cursor.execute(sql)
+                    if cursor.description is not None and cursor.fetchall():
+                        raise _RestrictViolation(f"RESTRICT violated on {table}.{field.column}")
+
+    # -- refusals ------------------------------------------------------------------
+    def explain(self, error: DatabaseError) -> None:
+        """Raise Django's error for a refusal by the database (return if none applies)."""
+        if SET_TARGET_MARKER in str(error):
+            raise SetTargetMissing(
+                "Cannot delete: SET/SET_DEFAULT would point a foreign key at a missing row "
+                f"({error})"
+            ) from error
+        collector = explain_collector(self.using, self.collector.origin)
+        try:
+            for model, pks in self.rows:
+                collector.collect(self._manager(model).filter(pk__in=pks))  # type: ignore[arg-type]
+            for qs in self.querysets:
+                collector.collect(qs)  # type: ignore[arg-type]
+        except (ProtectedError, RestrictedError) as exc:
+            raise exc from error
+
+
+# {(alias, table, column): constraint name}
+_FK_NAMES: dict[tuple[str, str, str], str | None] = {}
+
+
+def _fk_constraint(connection: Any, table: str, column: str) -> str | None:
+    key = (connection.alias, table, column)
+    if key not in _FK_NAMES:
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, table)
+        names = [
+            name
+            for name, info in constraints.items()
+            if info.get("foreign_key")
+            and info.get("columns") == [column]
+            and not name.startswith("rowsync_")
+        ]
+        _FK_NAMES[key] = names[0] if names else None
+    return _FK_NAMES[key]
+
+
+def explain_collector(using: str, origin: Any) -> Collector:
+    """Return a Collector in which every database-level value acts like its Python twin."""
+    if hasattr(deletion, "SKIP_COLLECTION"):
+        collector = Collector(using, origin=origin, force_collection=True)  # type: ignore[call-arg]
+    else:
+        collector = Collector(using, origin=origin)
+    collector.rowsync_explain = True  # type: ignore[attr-defined]
+    return collector
+
+
+def _wrap(original: Callable[[Collector], tuple[int, dict[str, int]]]) -> Any:
+    # functools.wraps copies the wrapped function's attributes, so that other wrappers'
+    # "already applied?" markers stay visible from the outside.
+    @functools.wraps(original)
+    def delete(self: Collector) -> tuple[int, dict[str, int]]:
+        if getattr(self, "rowsync_explain", False):
+            return original(self)
+        work = DeleteWork.prepare(self)
+        if work is None:
+            return original(self)
+        try:
+            with transaction.atomic(using=self.using):
+                extra = work.count() if conf.db_on_delete_counts() else Counter()
+                total, per_model = original(self)
+                work.check_restrict()
+        except (ProtectedError, RestrictedError):
+            raise
+        except DatabaseError as error:
+            work.restore_pks()
+            work.explain(error)
+            raise
+        if extra:
+            merged = Counter(per_model)
+            merged.update(extra)
+            return total + sum(extra.values()), dict(merged)
+        return total, per_model
+
+    delete.rowsync_patched = True  # type: ignore[attr-defined]
+    delete.__wrapped__ = original
+    return delete
+
+
+def patch_collector() -> None:
+    """Wrap ``Collector.delete`` and widen 6.1's ``SKIP_COLLECTION`` (idempotent)."""
+    skip = getattr(deletion, "SKIP_COLLECTION", None)
+    if skip is not None and not isinstance(skip, _SkipCollection):
+        deletion.SKIP_COLLECTION = _SkipCollection(skip)  # type: ignore[attr-defined]
+    if not getattr(Collector.delete, "rowsync_patched", False):
+        Collector.delete = _wrap(Collector.delete)  # type: ignore[method-assign]
