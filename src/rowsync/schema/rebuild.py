@@ -86,9 +86,11 @@ def patch_sqlite_flush() -> None:
     which would fire rowsync's triggers: a PROTECT trigger would refuse the flush. The
     triggers are taken out for the flush and put back (same SQL) in its transaction.
     """
-    from django.db.backends.sqlite3.operations import DatabaseOperations
+    # Through base: importing sqlite3.operations first is a circular import.
+    from django.db.backends.sqlite3.base import DatabaseWrapper
 
-    current = DatabaseOperations.execute_sql_flush
+    operations = DatabaseWrapper.ops_class
+    current = operations.execute_sql_flush
     if getattr(current, "rowsync_patched", False):
         return
-    DatabaseOperations.execute_sql_flush = _wrap_flush(current)  # type: ignore[method-assign]
+    operations.execute_sql_flush = _wrap_flush(current)  # type: ignore[method-assign]
