@@ -25,12 +25,13 @@ from typing import Any, TypeVar
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.db.models import query as query_module
+from django.db.models.fields.related_descriptors import ForwardOneToOneDescriptor
 from django.db.models.query import ModelIterable
 
 from rowsync.identity import freshness, loading, prefetch, transactions
 from rowsync.identity.keys import REGISTRY
 from rowsync.identity.queryset import get_from_map
-from rowsync.identity.scope import BYPASS, POPULATE
+from rowsync.identity.scope import BYPASS, POPULATE, SHARED, current_map
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MARK = "__rowsync_wrapped__"
@@ -142,6 +143,26 @@ def _bulk_create(original: Callable[..., Any]) -> Callable[..., Any]:
     return _mark(bulk_create, original)
 
 
+def _parent_link_get_object(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_object(self: ForwardOneToOneDescriptor, instance: Model) -> Any:
+        field: Any = self.field
+        rel_model = field.remote_field.model
+        opts = REGISTRY.get(rel_model)
+        if opts is None or not field.remote_field.parent_link or instance._state.adding:
+            return original(self, instance)
+        # Django builds the MTI parent from the child's values; use the mapped parent.
+        pk = getattr(instance, field.attname)
+        m = SHARED if opts.shared else current_map()
+        mapped = m.lookup(opts, pk, instance._state.db)
+        if mapped is not None and mapped._state.db == instance._state.db:
+            return mapped
+        obj = original(self, instance)
+        freshness.register(obj)
+        return obj
+
+    return _mark(get_object, original)
+
+
 def install() -> None:
     """Install every hook once (idempotent)."""
     global _installed
@@ -155,6 +176,7 @@ def install() -> None:
     _wrap(QuerySet, "bulk_update", _bulk_update)
     _wrap(QuerySet, "bulk_create", _bulk_create)
     _wrap(ModelIterable, "__iter__", _model_iterable_iter)
+    _wrap(ForwardOneToOneDescriptor, "get_object", _parent_link_get_object)
     _wrap(query_module, "prefetch_related_objects", prefetch.wrap_prefetch_related_objects)
     _wrap(query_module, "get_prefetcher", prefetch.wrap_get_prefetcher)
     _wrap(BaseDatabaseWrapper, "rollback", transactions.wrap_rollback)

@@ -77,6 +77,7 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
         or state._for_write
         or state._prefetch_related_lookups
         or query.select_for_update
+        or getattr(query, "rowsync_populate", False)
         or query.combinator
         or query.is_sliced
         or query.select_related
