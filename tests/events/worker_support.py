@@ -85,6 +85,8 @@ def spawn_worker(*args, env=None, **popen):
         "-m",
         "django",
         "rowsync",
+        # System checks belong to the check tests; they would only slow every start.
+        "--skip-checks",
         "worker",
         "--import",
         "tests.events.worker_receivers",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from rowsync.events.retry import RetryPolicy
 
@@ -66,7 +66,7 @@ def add_arguments(parser: CommandParser) -> None:
 
 def handle(command: BaseCommand, **options: Any) -> None:
     """Run the worker until it is stopped (or, with ``--drain``, until nothing is due)."""
-    from rowsync.events.worker import Worker
+    from rowsync.events.worker import Worker, WorkerStopped
 
     for module in options["imports"]:
         importlib.import_module(module)
@@ -96,4 +96,7 @@ def handle(command: BaseCommand, **options: Any) -> None:
         report=report,
     )
     worker.install_signal_handlers()
-    worker.run(drain=options["drain"], max_events=options["max_events"])
+    try:
+        worker.run(drain=options["drain"], max_events=options["max_events"])
+    except WorkerStopped as exc:
+        raise CommandError(f"{exc}; the batch in progress was rolled back") from exc

@@ -161,10 +161,15 @@ class Worker:
                 claims.finish(self.using, ids)
         except (KeyboardInterrupt, WorkerStopped):
             raise
-        except Exception:
+        except Exception as exc:
             if not ids:
                 raise  # claiming itself failed: a database problem, not a receiver's
-            logger.debug("batch of %d failed; delivering one event at a time", len(ids))
+            logger.warning(
+                "batch of %d failed (%s: %s); delivering one event at a time",
+                len(ids),
+                type(exc).__name__,
+                exc,
+            )
             return self._run_one_by_one(ids)
         self.stats.delivered += len(ids)
         self.stats.batches += 1
