@@ -191,8 +191,15 @@ class DeleteWork:
                         raise _RestrictViolation(f"RESTRICT violated on {table}.{field.column}")
 
     # -- refusals ------------------------------------------------------------------
-    def explain(self, error: DatabaseError) -> None:
-        """Raise Django's error for a refusal by the database (return if none applies)."""
+    def explain(self, error: DatabaseError) -> Collector | None:
+        """Raise Django's error for a refusal by the database.
+
+        Returns:
+            A fully collected Python-level Collector when Django's rules allow the delete
+            but the engine refused it anyway (InnoDB checks RESTRICT row by row, in
+            constraint order, so the Artist/Album/Song delete can fail there); running
+            its ``delete()`` deletes in Django's dependency order. None otherwise.
+        """
         if SET_TARGET_MARKER in str(error):
             raise SetTargetMissing(
                 "Cannot delete: SET/SET_DEFAULT would point a foreign key at a missing row "
@@ -206,6 +213,10 @@ class DeleteWork:
                 collector.collect(qs)  # type: ignore[arg-type]
         except (ProtectedError, RestrictedError) as exc:
             raise exc from error
+        backend = get_backend(connections[self.using])
+        if isinstance(error, IntegrityError) and not backend.fk_checks_deferred:
+            return collector
+        return None
 
 
 # {(alias, table, column): constraint name}
@@ -257,8 +268,10 @@ def _wrap(original: Callable[[Collector], tuple[int, dict[str, int]]]) -> Any:
             raise
         except DatabaseError as error:
             work.restore_pks()
-            work.explain(error)
-            raise
+            fallback = work.explain(error)
+            if fallback is None:
+                raise
+            return fallback.delete()
         if extra:
             merged = Counter(per_model)
             merged.update(extra)

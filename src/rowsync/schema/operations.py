@@ -37,7 +37,16 @@ def _set_state_objects(
 
 
 def run_statements(schema_editor: BaseDatabaseSchemaEditor, statements: tuple[str, ...]) -> None:
-    """Execute ``statements`` one by one (``sqlmigrate`` collects them instead)."""
+    """Execute ``statements`` one by one (``sqlmigrate`` collects them instead).
+
+    Django defers foreign key constraints to the end of the migration
+    (``schema_editor.deferred_sql``); an object that replaces or names such a
+    constraint (MySQL) needs them to exist first, so pending statements run now.
+    """
+    pending = list(schema_editor.deferred_sql)
+    schema_editor.deferred_sql.clear()
+    for sql in pending:
+        schema_editor.execute(sql)
     for sql in statements:
         # params=None: no placeholder interpolation, so '%' in trigger bodies is safe.
         schema_editor.execute(sql, params=None)
