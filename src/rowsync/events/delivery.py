@@ -88,7 +88,11 @@ def _execute(using: str, statements: list[tuple[str, list[Any]]]) -> Any:
 
 @contextmanager
 def capture_session(
-    using: str, *, lease: int | None = None, context: str | None = None
+    using: str,
+    *,
+    lease: int | None = None,
+    context: str | None = None,
+    claim: str | None = None,
 ) -> Iterator[Session]:
     """Stamp the events recorded inside with a new claim token. Use inside ``atomic``.
 
@@ -98,12 +102,14 @@ def capture_session(
             a worker may take them as soon as they are committed).
         context: Actor context (JSON text) stored with each event; defaults to the one
             of :func:`rowsync.events.context.actor_context`.
+        claim: The token to stamp (default: a new one; ``""`` leaves the events free
+            for the worker).
     """
     backend = get_backend(connections[using])
     stack = _stack.setdefault(using, [])
     session = Session(
         using=using,
-        claim=f"rowsync:{uuid.uuid4().hex}",
+        claim=f"rowsync:{uuid.uuid4().hex}" if claim is None else claim,
         lease=lease,
         context=context if context is not None else current_context_json(),
     )
@@ -282,19 +288,59 @@ def _drain_on_commit(using: str, session: Session, origin: Any) -> None:
         logger.exception("rowsync: on-commit delivery failed; a worker will retry")
 
 
-def finish(session: Session, origin: Any) -> None:
-    """Deliver or hand over what a capture session recorded (see the module docstring)."""
+def _drop_signalled(session: Session) -> None:
+    """Delete the events of rows Django's collector signalled itself (no streaming)."""
     using = session.using
+    # {model label: [pk text]}
+    by_label: dict[str, list[str]] = {}
+    for label, pk_text in session.signalled:
+        by_label.setdefault(label, []).append(pk_text)
+    with connections[using].cursor() as cursor:
+        for label, pks in by_label.items():
+            for start in range(0, len(pks), 500):
+                chunk = pks[start : start + 500]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    _q(
+                        using,
+                        'DELETE FROM "rowsync_deleted_row" WHERE "id" > %s AND "claimed_by" = %s '
+                        f'AND "model_label" = %s AND "pk_text" IN ({marks})',
+                    ),
+                    [session.floor, session.claim, label, *chunk],
+                )
+
+
+def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
+    """Deliver or hand over what a capture session recorded (see the module docstring).
+
+    Args:
+        session: The finished capture session.
+        origin: What ``delete()`` was called on.
+        modes: The delivery modes of the captured models. When no model is delivered in
+            the transaction, the events are not read now: only those of rows Django
+            signalled itself are dropped, so ``delete()`` returns quickly.
+    """
+    using = session.using
+    if "transaction" not in modes and not ("worker" in modes and "on_commit" in modes):
+        _drop_signalled(session)
+        if "on_commit" in modes:
+            transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
+        return
     kept = _stream(session, origin, modes=("transaction",))
     if kept:
         transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
 
 
-def _lease_for_session() -> int | None:
-    modes = {delivery_mode_for(m) for m in captured_models()}
-    if modes <= {"worker"}:
-        return None
-    return conf.delivery_lease()
+# {ROWSYNC_DELIVERY value: delivery modes of the captured models}
+_MODES: dict[str, frozenset[str]] = {}
+
+
+def _modes_in_play() -> frozenset[str]:
+    key = conf.delivery_mode() + "|" + repr(conf.capture_selection())
+    modes = _MODES.get(key)
+    if modes is None:
+        modes = _MODES[key] = frozenset(delivery_mode_for(m) for m in captured_models())
+    return modes
 
 
 def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) -> Any:
@@ -302,11 +348,17 @@ def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) 
     if not is_supported(connections[using]):
         return original(collector)
     signalled = _signalled_keys(collector)
+    modes = _modes_in_play()
+    worker_only = modes <= {"worker"}
     with transaction.atomic(using=using, savepoint=False):
-        with capture_session(using, lease=_lease_for_session()) as session:
+        with capture_session(
+            using,
+            lease=None if worker_only else conf.delivery_lease(),
+            claim="" if worker_only else None,
+        ) as session:
             session.signalled = signalled
             result = original(collector)
-        finish(session, getattr(collector, "origin", None))
+        finish(session, getattr(collector, "origin", None), modes)
     return result
 
 
