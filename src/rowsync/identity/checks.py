@@ -210,7 +210,11 @@ def _check_model(model: type[Model]) -> list[checks.CheckMessage]:
                 )
     elif model._meta.proxy and registry.selected_by_setting(model):
         concrete = model._meta.concrete_model
-        if concrete is not None and concrete not in REGISTRY:
+        if (
+            concrete is not None
+            and not registry.selected_by_setting(concrete)
+            and registry.declared_options(concrete) is None
+        ):
             errors.append(
                 _error(
                     f"Proxy {model._meta.label} is selected by ROWSYNC_IDENTITY_MAP but its "

@@ -144,7 +144,7 @@ def _bulk_create(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _parent_link_get_object(original: Callable[..., Any]) -> Callable[..., Any]:
-    def get_object(self: ForwardOneToOneDescriptor, instance: Model) -> Any:
+    def get_object(self: ForwardOneToOneDescriptor[Any], instance: Model) -> Any:
         field: Any = self.field
         rel_model = field.remote_field.model
         opts = REGISTRY.get(rel_model)
