@@ -47,5 +47,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Record the articles the database deletes, so the post_delete receivers of
 # blog/receivers.py (files, cache, audit) still run for them.
 ROWSYNC_CAPTURE = ["blog.Article"]
+# One instance per row for the whole blog app (docs/identity.md).
+ROWSYNC_IDENTITY_MAP = ["blog"]
 ROWSYNC_DELIVERY = "transaction"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

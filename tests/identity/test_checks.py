@@ -95,7 +95,7 @@ class _FakeConfig:
         return list(self._models)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases=["default", "other"])
 def test_manage_py_check_runs_them():
     from django.core.management import call_command
 

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-SECTIONS: list[str] = ["blog.demo.data", "blog.demo.events"]
+SECTIONS: list[str] = ["blog.demo.data", "blog.demo.identity", "blog.demo.events"]

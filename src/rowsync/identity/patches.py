@@ -71,10 +71,9 @@ def _refresh_from_db(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _get(original: Callable[..., Any]) -> Callable[..., Any]:
     def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
-        if self.model in REGISTRY:
-            obj = get_from_map(self, args, kwargs)
-            if obj is not None:
-                return obj
+        obj = get_from_map(self, args, kwargs)
+        if obj is not None:
+            return obj
         return original(self, *args, **kwargs)
 
     return _mark(get, original)

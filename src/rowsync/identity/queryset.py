@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Model, Q, QuerySet
 from django.db.models.expressions import Col
 from django.db.models.lookups import Exact
@@ -68,8 +69,17 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
     if opts is None:
         return None
     session = _get_session()
-    if session is not None and session.mode:
-        return None  # refresh_from_db, populate_existing, ...: the caller wants SQL
+    if session is None or session.mode:
+        # No map yet in this context, or refresh_from_db/populate_existing: use SQL.
+        return None if not opts.shared or session is not None else _shared_get(qs, args, kwargs)
+    if kwargs and not args and len(kwargs) == 1:
+        ((key, pk),) = kwargs.items()
+        if key not in opts.pk_lookups:
+            return None
+    elif args or kwargs:
+        pk = _pk_from_args(opts.pk_lookups, args, kwargs)
+    else:
+        pk = _MISSING
     query = qs.query
     state: Any = qs  # private QuerySet attributes django-stubs does not declare
     if (
@@ -77,17 +87,17 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
         or state._for_write
         or state._prefetch_related_lookups
         or query.select_for_update
-        or getattr(query, "rowsync_populate", False)
         or query.combinator
-        or query.is_sliced
         or query.select_related
         or query.annotations
         or query.extra
         or query.extra_tables
+        or query.low_mark
+        or query.high_mark is not None
+        or "rowsync_populate" in query.__dict__
     ):
         return None
-    pk = _pk_from_args(opts.pk_lookups, args, kwargs) if (args or kwargs) else _MISSING
-    conditions: list[tuple[str, Any]] = []
+    conditions: list[tuple[str, Any]] | None = None
     where = query.where
     if where.children:
         if where.negated or where.connector != AND:
@@ -97,6 +107,7 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
         # A join Django trimmed stays in alias_map with a zero refcount (related managers).
         if any(refcount.get(alias) for alias in query.alias_map if alias != base):
             return None
+        conditions = []
         for child in where.children:
             if not isinstance(child, Exact):
                 return None
@@ -104,36 +115,57 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
             if type(lhs) is not Col or lhs.alias != base or hasattr(rhs, "resolve_expression"):
                 return None
             attname = lhs.target.attname
-            if attname == opts.pk_attname and not opts.composite:
-                if pk is _MISSING:
-                    pk = rhs
-                else:
-                    conditions.append((attname, rhs))
+            if attname == opts.pk_attname and not opts.composite and pk is _MISSING:
+                pk = rhs
             else:
                 conditions.append((attname, rhs))
     if pk is _MISSING or pk is None or opts.composite:
         return None
-    if opts.pk_type is None or type(pk) is not opts.pk_type:
+    if type(pk) is not opts.pk_type:
         if isinstance(pk, Model):
             return None
         try:
             pk = opts.pk_field.to_python(pk)
         except Exception:  # Django's get() raises the right error for bad values
             return None
-    db = qs.db
-    m = SHARED if opts.shared else (session.map if session is not None else None)
-    if m is None:
-        return None
-    obj = m.lookup(opts, pk, db)
+    # qs.db, without asking the routers when there are none (the common case).
+    db = state._db
+    if not db:
+        if router.routers or state._for_write:
+            db = qs.db
+        else:
+            instance = state._hints.get("instance")
+            db = (instance._state.db if instance is not None else None) or DEFAULT_DB_ALIAS
+    m = SHARED if opts.shared else session.map
+    if opts.fast:
+        table = m.weak.get(opts.concrete)
+        ref = table.get(pk) if table is not None else None
+        obj = ref() if ref is not None else None
+    else:
+        obj = m.lookup(opts, pk, db)
     if obj is None or obj._state.db != db:
         return None
-    d = obj.__dict__
-    for attname, value in conditions:
-        if d.get(attname, _MISSING) != value:
-            return None
+    if conditions:
+        d = obj.__dict__
+        for attname, value in conditions:
+            if d.get(attname, _MISSING) != value:
+                return None
     if obj.__class__ is not model:
         obj = view_of(m, opts, model, obj, pk, db)
-    for field, rel_objs in state._known_related_objects.items():
+    if state._known_related_objects:
+        _set_known_related(obj, state._known_related_objects)
+    return obj  # type: ignore[return-value]
+
+
+def _shared_get(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _M | None:
+    """Answer a shared model's get() in a context that has no map of its own yet."""
+    scope.current_session()
+    return get_from_map(qs, args, kwargs)
+
+
+def _set_known_related(obj: Model, known: dict[Any, dict[Any, Model]]) -> None:
+    """Set the related objects a related manager knows (as ``ModelIterable`` does)."""
+    for field, rel_objs in known.items():
         if field.is_cached(obj):
             continue
         try:
@@ -141,7 +173,6 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
         except (KeyError, AttributeError):
             continue
         setattr(obj, field.name, rel_obj)
-    return obj  # type: ignore[return-value]
 
 
 def populate_existing(qs: QuerySet[_M]) -> QuerySet[_M]:
