@@ -12,7 +12,7 @@ from django.db import DatabaseError, connections
 from rowsync.backends import get_backend, is_supported
 from rowsync.ondelete import actions as a
 from rowsync.ondelete.drift import differences
-from rowsync.ondelete.plan import get_plan
+from rowsync.ondelete.plan import Plan, get_plan
 
 
 def _models(app_configs: Sequence[AppConfig] | None) -> set[Any]:
@@ -25,9 +25,12 @@ def check_models(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """rowsync.E031-E035: foreign keys the database cannot enforce as asked."""
+    return plan_errors(get_plan(apps), _models(app_configs))
+
+
+def plan_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
+    """Return the errors of ``plan`` for the models in ``selected``."""
     errors: list[checks.CheckMessage] = []
-    plan = get_plan(apps)
-    selected = _models(app_configs)
     for field, behaviour in plan.behaviours.items():
         if field.model not in selected or not behaviour.rowsync_compiles:
             continue

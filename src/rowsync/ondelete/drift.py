@@ -10,6 +10,10 @@ from django.db import connections, router
 from rowsync.backends import is_supported
 from rowsync.schema import CompiledSQL, desired_objects, installed_objects
 
+#: Name prefixes of objects reported when no model wants them. Only objects whose
+#: subsystem derives them purely from the models belong here.
+UNEXPECTED_PREFIXES: tuple[str, ...] = ("rowsync_od_",)
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -63,11 +67,8 @@ def differences(alias: str, owners: tuple[str, ...] | None = None) -> list[Diffe
             found.append(
                 Difference(alias, "missing", name, obj.table, f"{obj.owner} {obj.kind} of {label}")
             )
-    prefixes = (
-        tuple(f"rowsync_{kind}_" for kind in ("od",)) if owners == ("ondelete",) else ("rowsync_",)
-    )
     all_wanted = expected_on(alias)
     for name, table in sorted(present.items()):
-        if name not in all_wanted and name.startswith(prefixes):
+        if name not in all_wanted and name.startswith(UNEXPECTED_PREFIXES):
             found.append(Difference(alias, "unexpected", name, table, "no model wants it"))
     return found

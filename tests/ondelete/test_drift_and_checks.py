@@ -1,0 +1,147 @@
+"""The drift command, the system checks and their hints."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.apps import apps
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, models
+from django.test.utils import isolate_apps
+
+import rowsync
+from rowsync.ondelete.checks import check_drift, plan_errors
+from rowsync.ondelete.plan import build_plan
+from rowsync.schema import desired_objects, install_objects, uninstall_objects
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drift_command_reports_and_exits_non_zero():
+    out = io.StringIO()
+    call_command("rowsync", "check", "--database", "default", stdout=out)
+    assert "no drift" in out.getvalue()
+    from tests.odapp.models import Chapter
+
+    obj = desired_objects(Chapter, (connection.vendor,))[0]
+    uninstall_objects(connection, [obj])
+    try:
+        out = io.StringIO()
+        with pytest.raises(CommandError):
+            call_command("rowsync", "check", "--database", "default", stdout=out)
+        assert f"missing: {obj.name}" in out.getvalue()
+        messages = check_drift(databases=["default"])
+        assert [m.id for m in messages if obj.name in m.msg] == ["rowsync.E040"]
+    finally:
+        install_objects(connection, [obj])
+    assert not [m for m in check_drift(databases=["default"]) if m.id == "rowsync.E040"]
+
+
+def test_project_checks_are_clean():
+    from rowsync.ondelete.checks import check_models
+
+    assert check_models() == []
+
+
+def _errors(*models_):
+    registry = models_[0]._meta.apps
+    plan = build_plan(registry, ())
+    return [e.id for e in plan_errors(plan, set(registry.get_models(include_auto_created=True)))]
+
+
+@isolate_apps("tests.odapp")
+def test_db_constraint_false_is_refused():
+    class P(models.Model):
+        __module__ = "tests.odapp.models"
+
+    class C(models.Model):
+        __module__ = "tests.odapp.models"
+        p = models.ForeignKey(P, rowsync.DB_CASCADE, db_constraint=False)
+
+    assert _errors(P, C) == ["rowsync.E031"]
+
+
+@isolate_apps("tests.odapp")
+def test_set_null_on_non_null_field():
+    class P(models.Model):
+        __module__ = "tests.odapp.models"
+
+    class C(models.Model):
+        __module__ = "tests.odapp.models"
+        p = models.ForeignKey(P, rowsync.DB_SET_NULL)
+
+    assert _errors(P, C) == ["rowsync.E032"]
+
+
+@isolate_apps("tests.odapp")
+def test_python_callable_cannot_run_in_the_database():
+    class P(models.Model):
+        __module__ = "tests.odapp.models"
+
+    class C(models.Model):
+        __module__ = "tests.odapp.models"
+        p = models.ForeignKey(P, rowsync.DB_SET(lambda: 1))
+
+    class Top(models.Model):
+        __module__ = "tests.odapp.models"
+
+    class Mid(models.Model):
+        __module__ = "tests.odapp.models"
+        top = models.ForeignKey(Top, rowsync.DB_CASCADE)
+
+    class Low(models.Model):
+        __module__ = "tests.odapp.models"
+        mid = models.ForeignKey(Mid, models.SET(lambda: None), null=True)
+
+    errors = _errors(P, C)
+    assert errors.count("rowsync.E033") == 2
+
+
+@isolate_apps("tests.odapp")
+def test_generic_relation_on_a_database_deleted_model():
+    class P(models.Model):
+        __module__ = "tests.odapp.models"
+
+    class Item(models.Model):
+        __module__ = "tests.odapp.models"
+        p = models.ForeignKey(P, rowsync.DB_CASCADE)
+        marks = GenericRelation("Mark")
+
+    class Mark(models.Model):
+        __module__ = "tests.odapp.models"
+        content_type = models.ForeignKey(ContentType, models.CASCADE)
+        object_id = models.PositiveIntegerField()
+        target = GenericForeignKey()
+
+    assert "rowsync.E034" in _errors(P, Item, Mark)
+
+
+@isolate_apps("tests.odapp")
+def test_database_cascade_into_an_mti_child():
+    class P(models.Model):
+        __module__ = "tests.odapp.models"
+
+    class Base(models.Model):
+        __module__ = "tests.odapp.models"
+
+    class Child(Base):
+        __module__ = "tests.odapp.models"
+        p = models.ForeignKey(P, rowsync.DB_CASCADE)
+
+    assert _errors(P, Base, Child) == ["rowsync.E035"]
+
+
+def test_project_plan_covers_chains():
+    from tests.odapp.models import Book, Leaf, Note, Restaurant
+
+    plan = build_plan(apps, ())
+    sources = {f.model.__name__ + "." + f.name: b.source for f, b in plan.behaviours.items()}
+    assert sources["Book.author"] == "field"
+    assert sources["Note.chapter"] == "chain"
+    assert sources["Leaf.episode"] == "chain"
+    assert sources["Restaurant.place_ptr"] == "chain"
+    assert sources[Book.tags.through.__name__ + ".book"] == "chain"
+    assert Note in plan.deletable and Restaurant in plan.deletable and Leaf not in plan.deletable
