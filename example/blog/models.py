@@ -8,12 +8,17 @@ Each ``on_delete`` is chosen for what the row means:
 * an article survives the loss of its category (SET_NULL), a comment survives the
   loss of its author (SET_NULL: shown as "deleted user");
 * votes and fan links are the user's own data (CASCADE).
+
+The database enforces every one of them (rowsync's ``DB_*`` values): a raw SQL
+``DELETE``, another program or the database console obey the same rules as the ORM.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+
+import rowsync
 
 
 class UserInfo(AbstractUser):
@@ -37,10 +42,10 @@ class UserInfo(AbstractUser):
 class UserFans(models.Model):
     nid = models.AutoField(primary_key=True)
     user = models.ForeignKey(
-        UserInfo, to_field="nid", related_name="users", on_delete=models.CASCADE
+        UserInfo, to_field="nid", related_name="users", on_delete=rowsync.DB_CASCADE
     )
     follower = models.ForeignKey(
-        UserInfo, to_field="nid", related_name="followers", on_delete=models.CASCADE
+        UserInfo, to_field="nid", related_name="followers", on_delete=rowsync.DB_CASCADE
     )
 
     class Meta:
@@ -52,7 +57,7 @@ class Blog(models.Model):
     title = models.CharField(max_length=64)
     site = models.CharField(max_length=32, unique=True)
     theme = models.CharField(max_length=32)
-    user = models.OneToOneField(UserInfo, to_field="nid", on_delete=models.PROTECT)
+    user = models.OneToOneField(UserInfo, to_field="nid", on_delete=rowsync.DB_PROTECT)
 
     def __str__(self) -> str:
         return self.title
@@ -61,7 +66,7 @@ class Blog(models.Model):
 class Category(models.Model):
     nid = models.AutoField(primary_key=True)
     title = models.CharField(max_length=32)
-    blog = models.ForeignKey(Blog, to_field="nid", on_delete=models.CASCADE)
+    blog = models.ForeignKey(Blog, to_field="nid", on_delete=rowsync.DB_CASCADE)
 
     def __str__(self) -> str:
         return self.title
@@ -70,7 +75,7 @@ class Category(models.Model):
 class Tag(models.Model):
     nid = models.AutoField(primary_key=True)
     title = models.CharField(max_length=32)
-    blog = models.ForeignKey(Blog, to_field="nid", on_delete=models.CASCADE)
+    blog = models.ForeignKey(Blog, to_field="nid", on_delete=rowsync.DB_CASCADE)
 
     def __str__(self) -> str:
         return self.title
@@ -85,10 +90,10 @@ class Article(models.Model):
     up_count = models.IntegerField(default=0)
     down_count = models.IntegerField(default=0)
     category = models.ForeignKey(
-        Category, to_field="nid", null=True, blank=True, on_delete=models.SET_NULL
+        Category, to_field="nid", null=True, blank=True, on_delete=rowsync.DB_SET_NULL
     )
     create_time = models.DateField()
-    blog = models.ForeignKey(Blog, to_field="nid", on_delete=models.CASCADE)
+    blog = models.ForeignKey(Blog, to_field="nid", on_delete=rowsync.DB_CASCADE)
     attachment = models.FileField(upload_to="attachments/", blank=True)
     tags: models.ManyToManyField[Tag, Article2Tag] = models.ManyToManyField(
         Tag, through="Article2Tag", through_fields=("article", "tag")
@@ -101,27 +106,27 @@ class Article(models.Model):
 class ArticleDetail(models.Model):
     nid = models.AutoField(primary_key=True)
     content = models.TextField()
-    article = models.OneToOneField(Article, to_field="nid", on_delete=models.CASCADE)
+    article = models.OneToOneField(Article, to_field="nid", on_delete=rowsync.DB_CASCADE)
 
 
 class Comment(models.Model):
     nid = models.BigAutoField(primary_key=True)
-    article = models.ForeignKey(Article, to_field="nid", on_delete=models.CASCADE)
+    article = models.ForeignKey(Article, to_field="nid", on_delete=rowsync.DB_CASCADE)
     content = models.CharField(max_length=255)
     create_time = models.DateTimeField(auto_now_add=True)
     parent_comment = models.ForeignKey(
-        "self", blank=True, null=True, related_name="replies", on_delete=models.CASCADE
+        "self", blank=True, null=True, related_name="replies", on_delete=rowsync.DB_CASCADE
     )
     user = models.ForeignKey(
-        UserInfo, to_field="nid", null=True, blank=True, on_delete=models.SET_NULL
+        UserInfo, to_field="nid", null=True, blank=True, on_delete=rowsync.DB_SET_NULL
     )
     up_count = models.IntegerField(default=0)
 
 
 class Article2Tag(models.Model):
     nid = models.AutoField(primary_key=True)
-    article = models.ForeignKey(Article, to_field="nid", on_delete=models.CASCADE)
-    tag = models.ForeignKey(Tag, to_field="nid", on_delete=models.CASCADE)
+    article = models.ForeignKey(Article, to_field="nid", on_delete=rowsync.DB_CASCADE)
+    tag = models.ForeignKey(Tag, to_field="nid", on_delete=rowsync.DB_CASCADE)
 
     class Meta:
         unique_together = [("article", "tag")]
@@ -129,8 +134,8 @@ class Article2Tag(models.Model):
 
 class ArticleUpDown(models.Model):
     nid = models.AutoField(primary_key=True)
-    user = models.ForeignKey(UserInfo, null=True, on_delete=models.CASCADE)
-    article = models.ForeignKey(Article, null=True, on_delete=models.CASCADE)
+    user = models.ForeignKey(UserInfo, null=True, on_delete=rowsync.DB_CASCADE)
+    article = models.ForeignKey(Article, null=True, on_delete=rowsync.DB_CASCADE)
     is_up = models.BooleanField(default=True)
 
     class Meta:
@@ -139,5 +144,5 @@ class ArticleUpDown(models.Model):
 
 class CommentUp(models.Model):
     nid = models.AutoField(primary_key=True)
-    user = models.ForeignKey(UserInfo, null=True, on_delete=models.CASCADE)
-    comment = models.ForeignKey(Comment, null=True, on_delete=models.CASCADE)
+    user = models.ForeignKey(UserInfo, null=True, on_delete=rowsync.DB_CASCADE)
+    comment = models.ForeignKey(Comment, null=True, on_delete=rowsync.DB_CASCADE)

@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-SECTIONS: list[str] = ["blog.demo.data", "blog.demo.identity", "blog.demo.events"]
+SECTIONS: list[str] = [
+    "blog.demo.data",
+    "blog.demo.identity",
+    "blog.demo.events",
+    "blog.demo.ondelete",
+]
