@@ -44,11 +44,15 @@ def test_makemigrations_has_nothing_new():
 @pytest.mark.django_db
 def test_makemigrations_detects_the_setting():
     out = io.StringIO()
-    with override_settings(ROWSYNC_DB_ON_DELETE=["blog.Category"]):
-        call_command("makemigrations", "blog", "--dry-run", "-v", "3", stdout=out)
+    # A third-party app (django.contrib.auth) switches without editing its models.
+    with override_settings(ROWSYNC_DB_ON_DELETE=["auth.Permission"]):
+        call_command("makemigrations", "auth", "--dry-run", "-v", "3", stdout=out)
     text = out.getvalue()
     assert "InstallDatabaseObject" in text
-    assert "rowsync_od_blog_category_" in text
+    assert "rowsync_od_auth_permission_" in text
+    # Permission rows can now be deleted by the database: the auto-created through
+    # tables that point at them follow (chain).
+    assert "rowsync_od_auth_group_permissions_" in text
 
 
 @pytest.mark.django_db(transaction=True)
