@@ -35,6 +35,8 @@ from rowsync.ondelete import actions as a
 from rowsync.ondelete.errors import SetTargetMissing
 from rowsync.ondelete.plan import Plan, model_plan
 
+#: Primary keys per counting query.
+COUNT_BATCH = 10_000
 #: Deepest self-referencing level counted (SQLite's trigger depth is 1000).
 MAX_SELF_DEPTH = 1000
 
@@ -98,7 +100,10 @@ class DeleteWork:
         """Return ``{label: rows}`` the database will delete (cascades) for this delete."""
         counter: Counter[str] = Counter()
         for model, pks in self.rows:
-            self._walk(_concrete(model), self._manager(model).filter(pk__in=pks), True, counter, 0)
+            # Batches keep the IN list under SQLite's variable limit.
+            for start in range(0, len(pks), COUNT_BATCH):
+                rows = self._manager(model).filter(pk__in=pks[start : start + COUNT_BATCH])
+                self._walk(_concrete(model), rows, True, counter, 0)
         for qs in self.querysets:
             self._walk(_concrete(qs.model), qs, True, counter, 0)
         return counter
