@@ -102,12 +102,18 @@ def server_version(alias: str = "default") -> str:
     return conn.display_name
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Run ``fn`` after a full collection; return (seconds, result)."""
+def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """Run ``fn`` after a full collection; return (wall seconds, CPU seconds, result).
+
+    The CPU time (this process only) is steadier than the wall time on a shared
+    machine, but it leaves out the time spent waiting for a database server.
+    """
     gc.collect()
+    cpu = time.process_time()
     start = time.perf_counter()
     result = fn()
-    return time.perf_counter() - start, result
+    wall = time.perf_counter() - start
+    return wall, time.process_time() - cpu, result
 
 
 def traced(fn: Callable[[], Any]) -> tuple[int, int, Any]:
@@ -155,8 +161,10 @@ class Measure:
     label: str
     unit: str
     samples: list[float] = field(default_factory=list)
+    cpu_samples: list[float] = field(default_factory=list)
     baseline: str | None = None
     ratio: float | None = None
+    cpu_ratio: float | None = None
     peak_bytes: int | None = None
     held_bytes: int | None = None
     queries: float | None = None
@@ -167,6 +175,10 @@ class Measure:
     @property
     def median(self) -> float:
         return statistics.median(self.samples) if self.samples else float("nan")
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_samples) if self.cpu_samples else float("nan")
 
     @property
     def spread(self) -> float:
@@ -183,6 +195,9 @@ def compare(measures: dict[str, Measure]) -> None:
             base = measures[m.baseline]
             base_s = base.median * UNIT_SECONDS[base.unit]
             m.ratio = m.median * UNIT_SECONDS[m.unit] / base_s if base_s else None
+            base_cpu = base.cpu_median * UNIT_SECONDS[base.unit]
+            if base_cpu == base_cpu and base_cpu > 0:  # not NaN
+                m.cpu_ratio = m.cpu_median * UNIT_SECONDS[m.unit] / base_cpu
 
 
 def _fmt(value: float) -> str:
@@ -202,20 +217,22 @@ def _mb(value: int | None) -> str:
 def table(measures: Iterable[Measure]) -> str:
     """Render the measures as a Markdown table."""
     lines = [
-        "| variant | what | median | unit | CV% | ratio | vs | SQL | same obj | peak MB "
-        "| held MB | target |",
-        "|---|---|---:|---|---:|---:|---|---:|---|---:|---:|---|",
+        "| variant | what | median | unit | CV% | ratio | vs | CPU median | CPU ratio | SQL "
+        "| same obj | peak MB | held MB | target |",
+        "|---|---|---:|---|---:|---:|---|---:|---:|---:|---|---:|---:|---|",
     ]
     for m in measures:
         ratio = "-" if m.ratio is None else f"{m.ratio:.3g}x"
         if m.ratio is not None and m.ratio < 0.1:
             ratio += f" (1/{1 / m.ratio:,.0f})"
+        cpu_ratio = "-" if m.cpu_ratio is None else f"{m.cpu_ratio:.3g}x"
         target = "-" if m.target is None else f"{m.target} {'met' if m.met else 'MISSED'}"
         queries = "-" if m.queries is None else f"{m.queries:g}"
         same = {True: "yes", False: "NO", None: "-"}[m.extra.get("same_instances")]
         lines.append(
             f"| {m.variant} | {m.label} | {_fmt(m.median)} | {m.unit} | {m.spread:.0f} "
-            f"| {ratio} | {m.baseline or '-'} | {queries} | {same} | {_mb(m.peak_bytes)} "
+            f"| {ratio} | {m.baseline or '-'} | {_fmt(m.cpu_median)} | {cpu_ratio} "
+            f"| {queries} | {same} | {_mb(m.peak_bytes)} "
             f"| {_mb(m.held_bytes)} | {target} |"
         )
     return "\n".join(lines)
@@ -229,5 +246,6 @@ def json_lines(measures: Sequence[Measure], common: dict[str, Any]) -> list[str]
         doc.update(asdict(m))
         doc["median"] = m.median
         doc["cv_percent"] = round(m.spread, 2)
+        doc["cpu_median"] = m.cpu_median
         out.append(json.dumps(doc, sort_keys=True, default=str))
     return out

@@ -381,9 +381,10 @@ def run(args: argparse.Namespace) -> list[Measure]:
         for v in shuffled:
             unit, _, ops, _ = bench.describe(v)
             with getattr(bench, v)() as (body, _):
-                seconds, result = _common.timed(body)
+                seconds, cpu, result = _common.timed(body)
                 del result
             measures[v].samples.append(scale(unit, seconds, ops))
+            measures[v].cpu_samples.append(scale(unit, cpu, ops))
         print(f"# repeat {i + 1}/{args.repeat} done", file=sys.stderr)
 
     if not args.no_memory:
