@@ -138,10 +138,10 @@ def test_project_plan_covers_chains():
     from tests.odapp.models import Book, Leaf, Note, Restaurant
 
     plan = build_plan(apps, ())
-    sources = {f.model.__name__ + "." + f.name: b.source for f, b in plan.behaviours.items()}
-    assert sources["Book.author"] == "field"
-    assert sources["Note.chapter"] == "chain"
-    assert sources["Leaf.episode"] == "chain"
-    assert sources["Restaurant.place_ptr"] == "chain"
-    assert sources[Book.tags.through.__name__ + ".book"] == "chain"
+    sources = {f"{f.model._meta.label}.{f.name}": b.source for f, b in plan.behaviours.items()}
+    assert sources["odapp.Book.author"] == "field"
+    assert sources["odapp.Note.chapter"] == "chain"
+    assert sources["odapp.Leaf.episode"] == "chain"
+    assert sources["odapp.Restaurant.place_ptr"] == "chain"
+    assert sources[Book.tags.through._meta.label + ".book"] == "chain"
     assert Note in plan.deletable and Restaurant in plan.deletable and Leaf not in plan.deletable
