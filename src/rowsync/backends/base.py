@@ -152,6 +152,8 @@ class BaseBackend:
     fk_checks_deferred: ClassVar[bool] = True
     #: Can a trigger on a table update that same table (MySQL: ERROR 1442)?
     trigger_may_modify_own_table: ClassVar[bool] = True
+    #: Length Django shortens constraint names to (``ops.max_name_length()`` or 200).
+    django_max_name_length: ClassVar[int] = 200
 
     def on_delete_sql(self, spec: OnDeleteSpec) -> OnDeleteSQL | None:
         """Return the SQL that makes the database enforce ``spec`` (None: Django's FK does).

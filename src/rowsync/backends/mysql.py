@@ -54,6 +54,9 @@ class MySQLBackend(BaseBackend):
     # (https://mariadb.com/kb/en/trigger-limitations/).
     trigger_may_modify_own_table: ClassVar[bool] = False
 
+    #: MySQL's identifier limit, what Django shortens its constraint names to.
+    django_max_name_length: ClassVar[int] = 64
+
     def on_delete_sql(self, spec: OnDeleteSpec) -> OnDeleteSQL | None:
         """Return a replacement FK constraint with the action, or a trigger for SET/SET_DEFAULT.
 

@@ -54,11 +54,16 @@ class PostgreSQLBackend(BaseBackend):
         )
 
     # --- on_delete ---
-    def on_delete_sql(self, spec: OnDeleteSpec) -> OnDeleteSQL | None:
-        """Return a second FK constraint with the action, or a trigger for SET/SET_DEFAULT.
+    #: PostgreSQL's NAMEDATALEN - 1, what Django shortens its constraint names to.
+    django_max_name_length: ClassVar[int] = 63
 
-        Django's own constraint (``NO ACTION DEFERRABLE INITIALLY DEFERRED``) stays: it is
-        checked at COMMIT, after this constraint's action has run. PROTECT is
+    def on_delete_sql(self, spec: OnDeleteSpec) -> OnDeleteSQL | None:
+        """Return Django's FK constraint with the action, or a trigger for SET/SET_DEFAULT.
+
+        The constraint replaces Django's (same columns, still ``DEFERRABLE INITIALLY
+        DEFERRED``, the DDL Django 6.1 emits for ``DB_CASCADE``); reversing puts Django's
+        back. A second constraint next to Django's would double the per-row work of a
+        cascade (one deferred ``NO ACTION`` check per deleted row). PROTECT is
         ``ON DELETE RESTRICT``, which PostgreSQL never defers
         (https://www.postgresql.org/docs/current/ddl-constraints.html#DDL-CONSTRAINTS-FK).
         """
@@ -68,15 +73,19 @@ class PostgreSQLBackend(BaseBackend):
             spec.operation
         )
         if action is not None:
+            django_fk = q(spec.django_fk_name)
+            ref = f"{q(spec.ref_table)} ({q(spec.ref_column)})"
             install = [
+                f"ALTER TABLE {child} DROP CONSTRAINT IF EXISTS {django_fk}",
                 f"ALTER TABLE {child} ADD CONSTRAINT {name} FOREIGN KEY ({col}) "
-                f"REFERENCES {q(spec.ref_table)} ({q(spec.ref_column)}) ON DELETE {action}"
+                f"REFERENCES {ref} ON DELETE {action} DEFERRABLE INITIALLY DEFERRED",
             ]
-            return (
-                "constraint",
-                install,
-                [f"ALTER TABLE {child} DROP CONSTRAINT IF EXISTS {name}"],
-            )
+            uninstall = [
+                f"ALTER TABLE {child} DROP CONSTRAINT IF EXISTS {name}",
+                f"ALTER TABLE {child} ADD CONSTRAINT {django_fk} FOREIGN KEY ({col}) "
+                f"REFERENCES {ref} DEFERRABLE INITIALLY DEFERRED",
+            ]
+            return ("constraint", install, uninstall)
         if spec.operation not in ("SET", "SET_DEFAULT"):
             return None
         old = f"OLD.{q(spec.ref_column)}"

@@ -31,8 +31,8 @@ def value_sql(value: object, backend: BaseBackend) -> str | None:
     return None
 
 
-def django_fk_name(field: Any, max_length: int = 64) -> str:
-    """Return the name Django gives the FK constraint of ``field`` (MySQL's 64-char limit).
+def django_fk_name(field: Any, max_length: int) -> str:
+    """Return the name Django gives the FK constraint of ``field``.
 
     Same algorithm as ``BaseDatabaseSchemaEditor._fk_constraint_name``, run without a
     connection so that ``makemigrations`` can freeze it.
@@ -74,7 +74,7 @@ def field_spec(field: Any, behaviour: Behaviour, backend: BaseBackend) -> OnDele
         operation=behaviour.operation,
         value_sql=sql_value,
         label=f"{field.model._meta.label}.{field.name}",
-        django_fk_name=django_fk_name(field),
+        django_fk_name=django_fk_name(field, backend.django_max_name_length),
         db_constraint=bool(field.db_constraint),
     )
 
