@@ -101,7 +101,9 @@ def test_kill_9_at_random_points_then_restart_delivers_every_event_exactly_once(
 def test_four_workers_over_50000_events_deliver_each_exactly_once(receipts, tmp_path):
     if not get_backend(connection).worker_skip_locked:
         pytest.skip("no SKIP LOCKED on this server")
-    total = 50_000
+    # 50,000 where one statement claims and deletes a batch (PostgreSQL); elsewhere the
+    # per-row deletes make it slow, and 20,000 show the same.
+    total = 50_000 if get_backend(connection).worker_delete_returning else 20_000
     insert_events(total)
     log = tmp_path / "attempts.log"
     env = worker_env(ROWSYNC_WORKER_TEST_LOG=log)

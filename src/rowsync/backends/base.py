@@ -7,6 +7,7 @@ A backend holds facts (feature flags) and SQL templates for one vendor. Callers 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -116,6 +117,27 @@ class BaseBackend:
     def worker_listener(self) -> WorkerListener | None:
         """Return a wake-up channel for idle workers, or None when they must poll."""
         return None
+
+    #: Must delivered events be deleted one ``WHERE id = %s`` at a time?
+    worker_delete_one_by_one: ClassVar[bool] = False
+
+    @property
+    def worker_delete_returning(self) -> bool:
+        """Return whether ``DELETE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`` works."""
+        return False
+
+    def worker_take_sql(self, table: str, pk: str, columns: Sequence[str], subquery: str) -> str:
+        """Return the statement that deletes the rows ``subquery`` selects, returning ``columns``.
+
+        Args:
+            table: The event table.
+            pk: Its primary key column.
+            columns: Columns to return, in order.
+            subquery: ``SELECT pk FROM table ... LIMIT n`` (may lock: ``FOR UPDATE``).
+        """
+        q = self.quote_name
+        returning = ", ".join(q(c) for c in columns)
+        return f"DELETE FROM {q(table)} WHERE {q(pk)} IN ({subquery}) RETURNING {returning}"
 
     # --- schema objects ---
     #: Character that quotes identifiers, so SQL can be compiled without a connection.

@@ -32,6 +32,11 @@ class MySQLBackend(BaseBackend):
     # (https://mariadb.com/kb/en/subquery-limitations/).
     worker_lease_update_subquery: ClassVar[bool] = False
 
+    # ``DELETE ... WHERE id IN (a, b, ...)`` over ids that are not contiguous made InnoDB
+    # lock the rows between them, which other workers hold: the four-worker test
+    # deadlocked. One primary-key lookup per id locks only that row.
+    worker_delete_one_by_one: ClassVar[bool] = True
+
     # --- schema objects ---
     identifier_quote: ClassVar[str] = "`"
 

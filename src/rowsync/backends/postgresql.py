@@ -18,6 +18,15 @@ class PostgreSQLBackend(BaseBackend):
     supports_skip_locked: ClassVar[bool] = True
 
     # --- worker ---
+    @property
+    def worker_delete_returning(self) -> bool:
+        """Return True: ``DELETE ... RETURNING`` around a ``SKIP LOCKED`` subquery.
+
+        The classic queue pattern
+        (https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE).
+        """
+        return True
+
     #: ``NOTIFY`` channel that announces new events to idle workers.
     worker_channel: ClassVar[str] = "rowsync_events"
 
@@ -127,11 +136,27 @@ class PostgreSQLBackend(BaseBackend):
     # (set_config(..., true), https://www.postgresql.org/docs/current/functions-admin.html),
     # which triggers read with current_setting(name, true).
 
+    #: plpgsql declarations that read the session once per trigger call: the INSERT then
+    #: gets them as constants instead of calling current_setting() for every row.
+    _capture_declare = (
+        "DECLARE v_claim text := COALESCE(current_setting('rowsync.claim', true), ''); "
+        "v_context jsonb := NULLIF(current_setting('rowsync.context', true), '')::jsonb; "
+        "v_until timestamptz := clock_timestamp() + "
+        "(NULLIF(current_setting('rowsync.lease', true), '') || ' seconds')::interval; "
+        "v_txid text := pg_current_xact_id()::text; "
+    )
+
     def _capture_image(self, spec: Any, ref: str) -> str:
-        # to_jsonb(row) follows the table's columns as they are, so the trigger survives
-        # added columns; sensitive ones are removed by name.
-        return f"to_jsonb({ref})" + "".join(
-            f" - {self.capture_literal(column)}" for column in spec.excluded_columns
+        # The image follows the table's columns as they are, so the trigger survives
+        # added columns. row_to_json() writes JSON text: building jsonb instead cost
+        # about as much as the rest of the capture (docs/benchmarks.md). Sensitive
+        # columns can only be removed by name from jsonb.
+        if not spec.excluded_columns:
+            return f"row_to_json({ref})::text"
+        return (
+            f"(to_jsonb({ref})"
+            + "".join(f" - {self.capture_literal(column)}" for column in spec.excluded_columns)
+            + ")::text"
         )
 
     def _capture_select(self, spec: Any, op: str, ref: str, changes: str) -> str:
@@ -141,11 +166,7 @@ class PostgreSQLBackend(BaseBackend):
             f'INSERT INTO "{self.capture_event_table}" ({cols}) '
             f"SELECT {lit(spec.model_label)}, {lit(spec.table)}, {lit(op)}, "
             f'{ref}."{spec.pk_column}"::text, {self._capture_image(spec, ref)}, {changes}, '
-            "pg_current_xact_id()::text, "
-            "NULLIF(current_setting('rowsync.context', true), '')::jsonb, "
-            "COALESCE(current_setting('rowsync.claim', true), ''), "
-            "clock_timestamp() + "
-            "(NULLIF(current_setting('rowsync.lease', true), '') || ' seconds')::interval"
+            "v_txid, v_context, v_claim, v_until"
         )
 
     def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
@@ -169,7 +190,8 @@ class PostgreSQLBackend(BaseBackend):
                 name,
                 [
                     f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql '
-                    f"AS $rowsync$ BEGIN {body} RETURN NULL; END $rowsync$",
+                    f"AS $rowsync$ {self._capture_declare}BEGIN {body} RETURN NULL; END "
+                    "$rowsync$",
                     f'CREATE TRIGGER "{name}" AFTER DELETE ON "{table}" '
                     'REFERENCING OLD TABLE AS "rowsync_old" FOR EACH STATEMENT '
                     f'EXECUTE FUNCTION "{name}"()',
@@ -199,7 +221,8 @@ class PostgreSQLBackend(BaseBackend):
                     name,
                     [
                         f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger '
-                        f"LANGUAGE plpgsql AS $rowsync$ BEGIN {body} RETURN NULL; END $rowsync$",
+                        f"LANGUAGE plpgsql AS $rowsync$ {self._capture_declare}BEGIN {body} "
+                        "RETURN NULL; END $rowsync$",
                         f'CREATE TRIGGER "{name}" AFTER UPDATE OF {fks} ON "{table}" '
                         f"FOR EACH ROW WHEN (pg_trigger_depth() >= 1 AND ({changed})) "
                         f'EXECUTE FUNCTION "{name}"()',

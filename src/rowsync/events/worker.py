@@ -41,6 +41,7 @@ from rowsync import conf
 from rowsync.backends import get_backend
 from rowsync.backends.base import WorkerListener
 from rowsync.events import claim as claims
+from rowsync.events.claim import ClaimedEvent
 from rowsync.events.retry import RetryPolicy, describe_error, is_permanent
 from rowsync.exceptions import RowsyncError
 from rowsync.models import DeletedRow
@@ -48,7 +49,7 @@ from rowsync.models import DeletedRow
 logger = logging.getLogger("rowsync.worker")
 
 #: Sends ``post_delete`` for one event on database alias ``using``.
-Deliver = Callable[[DeletedRow, str], None]
+Deliver = Callable[[ClaimedEvent | DeletedRow, str], None]
 
 
 class WorkerStopped(RowsyncError):
@@ -63,7 +64,7 @@ def default_worker_id() -> str:
 def _default_deliver() -> Deliver:
     from rowsync.events.dispatch import deliver_one
 
-    def deliver(event: DeletedRow, using: str) -> None:
+    def deliver(event: ClaimedEvent | DeletedRow, using: str) -> None:
         # Not robust: the first receiver error aborts the event's savepoint, so the
         # receivers' database writes for one event commit all together or not at all.
         # Workers pass no origin: the object whose delete caused the row is long gone.
@@ -152,13 +153,21 @@ class Worker:
         ids: list[int] = []
         try:
             with transaction.atomic(using=self.using):
-                events = self._claim(now)
+                # One statement claims and deletes the batch where the engine allows it;
+                # a failure below rolls the deletion back with everything else.
+                events = claims.take(
+                    self.using, limit=self.batch_size, now=now, strategy=self.strategy
+                )
+                taken = events is not None
+                if events is None:
+                    events = self._claim(now)
                 if not events:
                     return 0
-                ids = [event.pk for event in events]
+                ids = [event.id for event in events]
                 for event in events:
                     self.deliver(event, self.using)
-                claims.finish(self.using, ids)
+                if not taken:
+                    claims.finish(self.using, ids)
         except (KeyboardInterrupt, WorkerStopped):
             raise
         except Exception as exc:
@@ -175,7 +184,7 @@ class Worker:
         self.stats.batches += 1
         return len(ids)
 
-    def _claim(self, now: Any, ids: list[int] | None = None) -> list[DeletedRow]:
+    def _claim(self, now: Any, ids: list[int] | None = None) -> list[ClaimedEvent]:
         return claims.claim(
             self.using,
             worker_id=self.worker_id,
@@ -190,7 +199,7 @@ class Worker:
         """Deliver the events ``ids`` each in a savepoint; record the failures."""
         now = timezone.now()
         delivered: list[int] = []
-        failures: list[tuple[DeletedRow, BaseException]] = []
+        failures: list[tuple[ClaimedEvent, BaseException]] = []
         with transaction.atomic(using=self.using):
             events = self._claim(now, ids)
             for event in events:
@@ -202,7 +211,7 @@ class Worker:
                 except Exception as exc:
                     failures.append((event, exc))
                 else:
-                    delivered.append(event.pk)
+                    delivered.append(event.id)
             claims.finish(self.using, delivered)
             dead_now = 0
             for event, error in failures:
@@ -218,7 +227,7 @@ class Worker:
                 log = logger.error if dead else logger.warning
                 log(
                     "event %s (%s pk=%s) failed attempt %d%s: %s",
-                    event.pk,
+                    event.id,
                     event.model_label,
                     event.pk_text,
                     event.attempts + 1,
