@@ -40,6 +40,7 @@ from rowsync.events.dispatch import (
     EventDecodeError,
     EventRecord,
     deliver_one,
+    fast_rebuild_ok,
     resolve_model,
 )
 
@@ -67,6 +68,8 @@ class Session:
     lease: int | None
     context: str | None
     floor: int = 0
+    #: Highest event id when the delete finished (None: not known yet).
+    ceiling: int | None = None
     previous: tuple[str, int | None, str | None] | None = None
     # {(model label, pk text)} of rows Django's Collector sent post_delete for itself
     signalled: set[tuple[str, str]] = field(default_factory=set)
@@ -136,17 +139,53 @@ def _q(using: str, sql: str) -> str:
     return sql if quote == '"' else sql.replace('"', quote)
 
 
-def _read_batch(using: str, session: Session, after: int, size: int) -> list[EventRecord]:
+def _read_batch(using: str, session: Session, after: int, upto: int) -> list[EventRecord]:
+    """Read the session's events with ``after < id <= upto``, in id order.
+
+    A range on the primary key, not ``ORDER BY id LIMIT n``: PostgreSQL's planner has no
+    statistics for a claim token written a moment ago and chose a full scan and a sort
+    for every batch (quadratic in the number of events).
+    """
     with connections[using].cursor() as cursor:
         cursor.execute(
             _q(
                 using,
                 f'SELECT {_EVENT_COLUMNS} FROM "rowsync_deleted_row" '
-                'WHERE "id" > %s AND "claimed_by" = %s ORDER BY "id" LIMIT %s',
+                'WHERE "id" > %s AND "id" <= %s AND "claimed_by" = %s ORDER BY "id"',
             ),
-            [after, session.claim, size],
+            [after, upto, session.claim],
         )
         return [EventRecord(*r) for r in cursor.fetchall()]
+
+
+def _ceiling(using: str) -> int:
+    with connections[using].cursor() as cursor:
+        cursor.execute(_q(using, 'SELECT MAX("id") FROM "rowsync_deleted_row"'))
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _next_id(using: str, after: int) -> int | None:
+    """Return the lowest event id above ``after`` (skips gaps between id ranges)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            _q(using, 'SELECT MIN("id") FROM "rowsync_deleted_row" WHERE "id" > %s'), [after]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def _delete_range(using: str, session: Session, after: int, upto: int) -> None:
+    """Delete the session's (still claimed) events with ``after < id <= upto``."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            _q(
+                using,
+                'DELETE FROM "rowsync_deleted_row" '
+                'WHERE "id" > %s AND "id" <= %s AND "claimed_by" = %s',
+            ),
+            [after, upto, session.claim],
+        )
 
 
 def _delete_ids(using: str, ids: list[int]) -> None:
@@ -216,17 +255,32 @@ def _stream(
     """
     using = session.using
     size = conf.delivery_batch_size()
+    if session.ceiling is None:
+        session.ceiling = _ceiling(using)
     after = session.floor
     kept = False
     mode_cache: dict[str, str] = {}
     # {(model, op): has listeners}
     listening: dict[tuple[type[models.Model], str], bool] = {}
-    while True:
-        batch = _read_batch(using, session, after, size)
-        if not batch:
-            return kept
+    gap = True
+    while after < session.ceiling:
+        if gap:
+            # The floor is MAX(id) of the table before the delete, far below the first
+            # event when the table was empty; events of other transactions interleave.
+            first = _next_id(using, after)
+            if first is None:
+                break
+            after = max(after, first - 1)
+            if after >= session.ceiling:
+                break
+        upto = min(after + size, session.ceiling)
+        batch = _read_batch(using, session, after, upto)
+        gap = not batch
         done: list[int] = []
         release: list[int] = []
+        kept_here = False
+        # Receivers may connect or disconnect in a receiver: ask once per batch.
+        fast: dict[type[models.Model], bool] = {}
         for record in batch:
             if (record.model_label, record.pk_text) in session.signalled:
                 done.append(record.id)
@@ -246,8 +300,11 @@ def _stream(
                 if key not in listening:
                     listening[key] = _has_listeners(model, record.op)
                 if listening[key]:
+                    quick = fast.get(model)
+                    if quick is None:
+                        quick = fast[model] = fast_rebuild_ok(model)
                     try:
-                        deliver_one(record, using, origin)
+                        deliver_one(record, using, origin, fast=quick)
                     except EventDecodeError:
                         release.append(record.id)
                         continue
@@ -255,14 +312,17 @@ def _stream(
                     _evict_only(record, using)
                 done.append(record.id)
             else:
-                kept = True
+                kept = kept_here = True
                 if on_keep is not None:
                     on_keep(record)
-        after = batch[-1].id
-        _delete_ids(using, done)
         _release_ids(using, release)
-        if len(batch) < size:
-            return kept
+        if kept_here:
+            _delete_ids(using, done)
+        elif batch:
+            # Released events no longer carry the claim: the range takes the rest.
+            _delete_range(using, session, after, upto)
+        after = upto
+    return kept
 
 
 def _signalled_keys(collector: Collector) -> set[tuple[str, str]]:
@@ -323,6 +383,9 @@ def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
     using = session.using
     if "transaction" not in modes and not ("worker" in modes and "on_commit" in modes):
         _drop_signalled(session)
+        if "on_commit" in modes:
+            # Every event of this delete is in place: the range delivery will read.
+            session.ceiling = _ceiling(using)
         if "on_commit" in modes:
             transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
         return

@@ -9,6 +9,7 @@ from the row image with ``Model.from_db`` and sends the signals. The worker call
 from __future__ import annotations
 
 import datetime
+import inspect
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,11 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.signals import post_delete
+from django.db.models.base import ModelState
+from django.db.models.fields.files import FileDescriptor
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_delete, post_init, pre_init
 from django.utils import timezone
 
 from rowsync.events import context as context_module
@@ -33,6 +38,7 @@ __all__ = [
     "Outcome",
     "deliver",
     "deliver_one",
+    "fast_rebuild_ok",
     "rebuild",
 ]
 
@@ -103,10 +109,16 @@ class Outcome:
         return self.error is None
 
 
+# Decimal keeps NUMERIC columns exact (PostgreSQL writes them as JSON numbers). One
+# decoder for all: json.loads(..., parse_float=...) would build a new one per call.
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
 def _load_json(value: Any) -> Any:
-    if isinstance(value, str | bytes | bytearray):
-        # Decimal keeps NUMERIC columns exact (PostgreSQL writes them as JSON numbers).
-        return json.loads(value, parse_float=Decimal)
+    if isinstance(value, str):
+        return _DECODER.decode(value)
+    if isinstance(value, bytes | bytearray):
+        return _DECODER.decode(value.decode())
     return value
 
 
@@ -160,8 +172,18 @@ def resolve_model(event: EventLike) -> type[models.Model]:
         ) from None
 
 
-# {model: (pk column, [(column, attname, converter or None)])}
-_PLANS: dict[type[models.Model], tuple[str, list[tuple[str, str, Any]]]] = {}
+class _Plan(NamedTuple):
+    """How to rebuild instances of one model from row images."""
+
+    pk_column: str
+    # [(column, attname, converter)]
+    fields: list[tuple[str, str, Any]]
+    # Whether the instance may be built without Model.__init__ (see _can_skip_init).
+    skip_init: bool
+
+
+# {model: plan}
+_PLANS: dict[type[models.Model], _Plan] = {}
 
 # Fields whose JSON value already is the Python value when it has the right type.
 _PASSTHROUGH: dict[str, type] = {
@@ -221,15 +243,69 @@ def _converter(field: models.Field[Any, Any]) -> Any:
     return lambda value, field=field: _convert(field, value)
 
 
-def _plan(model: type[models.Model]) -> tuple[str, list[tuple[str, str, Any]]]:
+# Descriptors whose __set__ on a new instance only stores the value in __dict__ (or that
+# have no __set__): for fields using them, writing __dict__ is what Model.__init__ does.
+_PLAIN_DESCRIPTORS: tuple[type, ...] = (
+    DeferredAttribute,
+    ForeignKeyDeferredAttribute,
+    FileDescriptor,
+)
+
+
+def _can_skip_init(model: type[models.Model]) -> bool:
+    """Return whether instances of ``model`` can be built without ``Model.__init__``.
+
+    True when nothing can tell the difference: the model keeps Django's ``__init__`` and
+    ``from_db`` (or rowsync's identity-map ``from_db``, for a model it does not map), and
+    every field's class attribute is one of Django's plain descriptors. Callers must also
+    check that no ``pre_init``/``post_init`` receiver listens (:func:`fast_rebuild_ok`).
+    """
+    if model.__init__ is not models.Model.__init__:
+        return False
+    from_db = inspect.getattr_static(model, "from_db", None)
+    func = getattr(from_db, "__func__", None)
+    if func is None or from_db is not inspect.getattr_static(models.Model, "from_db", None):
+        return False
+    if func.__module__ not in {"django.db.models.base", "rowsync.identity.loading"}:
+        return False
+    if func.__module__ == "rowsync.identity.loading" and _identity_maps(model):
+        return False
+    for f in model._meta.concrete_fields:
+        descriptor = inspect.getattr_static(model, f.attname, None)
+        if type(descriptor) not in _PLAIN_DESCRIPTORS:
+            return False
+    return True
+
+
+def _identity_maps(model: type[models.Model]) -> bool:
+    options_for = _identity_hook("options_for")
+    return options_for is None or options_for(model) is not None
+
+
+def _plan(model: type[models.Model]) -> _Plan:
     plan = _PLANS.get(model)
     if plan is None:
         fields = [(f.column, f.attname, _converter(f)) for f in model._meta.concrete_fields]
-        plan = _PLANS[model] = (model._meta.pk.column, fields)
+        assert model._meta.pk is not None
+        plan = _PLANS[model] = _Plan(model._meta.pk.column, fields, _can_skip_init(model))
     return plan
 
 
-def rebuild(model: type[models.Model], row: Mapping[str, Any], using: str) -> models.Model:
+def fast_rebuild_ok(model: type[models.Model]) -> bool:
+    """Return whether :func:`rebuild` may skip ``Model.__init__`` for ``model`` right now.
+
+    Receivers may connect at any time: callers ask once per batch, not once per process.
+    """
+    return (
+        _plan(model).skip_init
+        and not pre_init.has_listeners(model)
+        and not post_init.has_listeners(model)
+    )
+
+
+def rebuild(
+    model: type[models.Model], row: Mapping[str, Any], using: str, *, fast: bool = False
+) -> models.Model:
     """Rebuild an instance of ``model`` from a row image ``{column: value}``.
 
     Columns the image lacks (sensitive fields left out, or columns added since the event
@@ -237,10 +313,17 @@ def rebuild(model: type[models.Model], row: Mapping[str, Any], using: str) -> mo
     Accessing a deferred field reloads it from the database, which fails for a deleted
     row, so receivers should check ``instance.get_deferred_fields()``.
 
+    Args:
+        model: The model.
+        row: The row image.
+        using: The database alias the row lived in.
+        fast: Skip ``Model.__init__`` (only when :func:`fast_rebuild_ok` said so): the
+            instance is the same, built about twice as fast.
+
     Raises:
         EventDecodeError: the image lacks the primary key, or a value does not fit its field.
     """
-    pk_column, fields = _plan(model)
+    pk_column, fields, _skip = _plan(model)
     if pk_column not in row:
         raise EventDecodeError(
             f"row image of {model._meta.label} has no primary key column {pk_column!r} "
@@ -260,14 +343,32 @@ def rebuild(model: type[models.Model], row: Mapping[str, Any], using: str) -> mo
                 f"{value!r} does not fit {attname!r}: {exc}"
             ) from exc
         names.append(attname)
-    return model.from_db(using, names, values)
+    if not fast:
+        return model.from_db(using, names, values)
+    # What from_db() -> Model.__init__(*values) does when no init receiver listens and
+    # every descriptor is plain (see _can_skip_init): missing columns stay deferred.
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(names, values, strict=True))
+    state = instance._state = ModelState()
+    state.adding = False
+    state.db = using
+    return instance
+
+
+# {hook name: function or None}
+_HOOKS: dict[str, Any] = {}
 
 
 def _identity_hook(name: str) -> Any:
+    try:
+        return _HOOKS[name]
+    except KeyError:
+        pass
     # Imported lazily: the identity subsystem may not provide the hook (yet).
     from rowsync import identity
 
-    return getattr(identity, name, None)
+    hook = _HOOKS[name] = getattr(identity, name, None)
+    return hook
 
 
 def _identity_discard(model: type[models.Model], pk: Any, using: str) -> None:
@@ -307,6 +408,7 @@ def deliver_one(
     *,
     robust: bool = False,
     send: Sender | None = None,
+    fast: bool | None = None,
 ) -> Outcome:
     """Deliver one event: evict/update the identity map, then send the signal.
 
@@ -322,6 +424,8 @@ def deliver_one(
         origin: The object or queryset whose delete caused it (None when unknown).
         robust: Catch receiver errors into the outcome instead of raising them.
         send: Replacement for ``signal.send`` (in-process delivery filters receivers).
+        fast: Whether :func:`rebuild` may skip ``Model.__init__`` (None: ask
+            :func:`fast_rebuild_ok`; batch callers ask once per batch).
 
     Raises:
         EventDecodeError: only when ``robust`` is False and the event cannot be decoded.
@@ -333,7 +437,9 @@ def deliver_one(
         row = _load_json(event.row)
         if not isinstance(row, dict):
             raise EventDecodeError(f"event {event.id}: row image is not an object: {row!r}")
-        instance = rebuild(model, row, using)
+        if fast is None:
+            fast = fast_rebuild_ok(model)
+        instance = rebuild(model, row, using, fast=fast)
     except EventDecodeError as exc:
         if not robust:
             raise
