@@ -31,4 +31,4 @@ ROOT_URLCONF = "tests.urls"
 MEDIA_ROOT = os.environ.get("ROWSYNC_TEST_MEDIA", "/tmp/rowsync-test-media")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Identity map: testapp's base-class models are mapped by IdentityModel; these by the setting.
-ROWSYNC_IDENTITY_MAP = ["blog", "testapp.Note", "testapp.NoteProxy"]
+ROWSYNC_IDENTITY_MAP = ["blog", "ormapp", "testapp.Note", "testapp.NoteProxy"]
