@@ -259,6 +259,26 @@ class BaseBackend:
         """
         raise NotImplementedError
 
+    #: Do capture triggers leave ``claimed_by``/``context`` empty, for rowsync to stamp
+    #: afterwards with :meth:`capture_stamp_sql` when the events must outlive the
+    #: transaction claimed (engines without cheap session variables, where a per-row
+    #: lookup of the session cost more than the rest of the trigger)?
+    capture_stamps_later: ClassVar[bool] = False
+
+    def capture_stamp_sql(
+        self, where: str, claim: str, lease: int | None, context: str | None
+    ) -> tuple[str, list[Any]]:
+        """Return an ``UPDATE`` giving the events ``where`` selects a claim, lease and context.
+
+        Args:
+            where: SQL condition on the event table; its ``%s`` parameters follow the
+                returned ones.
+            claim: The token for ``claimed_by`` (``""``: free for the worker).
+            lease: Seconds from now for ``claimed_until`` (None: no lease).
+            context: Actor context (JSON text) for events that have none.
+        """
+        raise NotImplementedError
+
 
 class OfflineConnection:
     """Stand-in for a connection when SQL is compiled for an engine not configured here.

@@ -77,10 +77,15 @@ class SQLiteBackend(BaseBackend):
         return [f"PRAGMA foreign_key_check({self.qn(table)})"]
 
     # --- capture ---
-    # Triggers read the claim and actor context from rowsync_capture_session: SQLite has no
-    # session variables, and an application-defined SQL function would make every DELETE
-    # from a connection without it fail ("no such function"). The session row is written
-    # and removed inside the deleting transaction, so it is never committed.
+    # SQLite has no session variables, and an application-defined SQL function would make
+    # every DELETE from a connection without it fail ("no such function"). Looking the
+    # claim up in a table for every row cost more than the rest of the trigger, so the
+    # triggers write no claim and no context: SQLite has one writer at a time, so the
+    # events with ids above the floor read before an ORM delete are that delete's, and
+    # rowsync stamps them afterwards when they must stay claimed past the transaction
+    # (capture_stamps_later). Triggers frozen by older migrations still read
+    # rowsync_capture_session; with no session row they write the same empty claim.
+    capture_stamps_later: ClassVar[bool] = True
 
     def _capture_image(self, spec: Any, ref: str, set_null: frozenset[str] = frozenset()) -> str:
         parts = []
@@ -102,11 +107,7 @@ class SQLiteBackend(BaseBackend):
             f'INSERT INTO "{self.capture_event_table}" ({cols}) '
             f"SELECT {lit(spec.model_label)}, {lit(spec.table)}, {lit(op)}, "
             f'CAST({ref}."{spec.pk_column}" AS TEXT), {self._capture_image(spec, ref)}, '
-            f'{changes}, COALESCE(s."claim", \'\'), s."context", COALESCE(s."claim", \'\'), '
-            "CASE WHEN s.\"lease\" IS NOT NULL THEN strftime('%Y-%m-%d %H:%M:%f', 'now', "
-            "'+' || s.\"lease\" || ' seconds') END "
-            'FROM (SELECT 1) LEFT JOIN (SELECT * FROM "rowsync_capture_session" '
-            'ORDER BY "id" DESC LIMIT 1) s ON 1;'
+            f"{changes}, '', NULL, '', NULL;"
         )
 
     def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
@@ -163,27 +164,26 @@ class SQLiteBackend(BaseBackend):
     def capture_session_begin_sql(
         self, claim: str, lease: int | None, context: str | None
     ) -> list[tuple[str, list[Any]]]:
-        """Write this transaction's session row (see the class comment)."""
-        return [
-            (
-                'INSERT INTO "rowsync_capture_session" ("claim", "lease", "context") '
-                "VALUES (%s, %s, %s)",
-                [claim, lease, context],
-            ),
-            ('SELECT COALESCE(MAX("id"), 0) FROM "rowsync_deleted_row"', []),
-        ]
+        """Read the event id floor (the triggers need nothing: see the section comment)."""
+        return [('SELECT COALESCE(MAX("id"), 0) FROM "rowsync_deleted_row"', [])]
 
     def capture_session_end_sql(
         self, previous: tuple[str, int | None, str | None] | None
     ) -> list[tuple[str, list[Any]]]:
-        """Remove the newest session row (sessions nest when a receiver deletes too)."""
-        return [
-            (
-                'DELETE FROM "rowsync_capture_session" WHERE "id" = '
-                '(SELECT MAX("id") FROM "rowsync_capture_session")',
-                [],
-            )
-        ]
+        """Return nothing: no session state was set."""
+        return []
+
+    def capture_stamp_sql(
+        self, where: str, claim: str, lease: int | None, context: str | None
+    ) -> tuple[str, list[Any]]:
+        """Stamp claim, lease (UTC text, as Django stores datetimes) and missing context."""
+        return (
+            'UPDATE "rowsync_deleted_row" SET "claimed_by" = %s, "claimed_until" = '
+            "CASE WHEN %s IS NULL THEN NULL ELSE strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', "
+            "'+' || %s || ' seconds') END, "
+            '"context" = COALESCE("context", %s) WHERE ' + where,
+            [claim, lease, lease, context],
+        )
 
     # --- worker ---
     @property

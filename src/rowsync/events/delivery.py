@@ -68,6 +68,12 @@ class Session:
     lease: int | None
     context: str | None
     floor: int = 0
+    #: What ``claimed_by`` of this session's events holds right now: the claim, or
+    #: ``""`` until stamped on engines whose triggers write no claim
+    #: (``capture_stamps_later``).
+    tag: str = ""
+    #: Whether the events lack the context until stamped (``capture_stamps_later``).
+    unstamped_context: bool = False
     #: Highest event id when the delete finished (None: not known yet).
     ceiling: int | None = None
     previous: tuple[str, int | None, str | None] | None = None
@@ -119,6 +125,10 @@ def capture_session(
     if stack:
         outer = stack[-1]
         session.previous = (outer.claim, outer.lease, outer.context)
+    if backend.capture_stamps_later:
+        session.unstamped_context = session.context is not None
+    else:
+        session.tag = session.claim
     row = _execute(using, backend.capture_session_begin_sql(session.claim, lease, session.context))
     session.floor = int(row[-1]) if row else 0
     stack.append(session)
@@ -153,9 +163,14 @@ def _read_batch(using: str, session: Session, after: int, upto: int) -> list[Eve
                 f'SELECT {_EVENT_COLUMNS} FROM "rowsync_deleted_row" '
                 'WHERE "id" > %s AND "id" <= %s AND "claimed_by" = %s ORDER BY "id"',
             ),
-            [after, upto, session.claim],
+            [after, upto, session.tag],
         )
-        return [EventRecord(*r) for r in cursor.fetchall()]
+        records = [EventRecord(*r) for r in cursor.fetchall()]
+    if session.unstamped_context:
+        records = [
+            r if r.context is not None else r._replace(context=session.context) for r in records
+        ]
+    return records
 
 
 def _ceiling(using: str) -> int:
@@ -184,7 +199,7 @@ def _delete_range(using: str, session: Session, after: int, upto: int) -> None:
                 'DELETE FROM "rowsync_deleted_row" '
                 'WHERE "id" > %s AND "id" <= %s AND "claimed_by" = %s',
             ),
-            [after, upto, session.claim],
+            [after, upto, session.tag],
         )
 
 
@@ -198,20 +213,45 @@ def _delete_ids(using: str, ids: list[int]) -> None:
         )
 
 
-def _release_ids(using: str, ids: list[int]) -> None:
-    """Hand events to the worker: clear the claim and the lease."""
+def _release_ids(session: Session, ids: list[int]) -> None:
+    """Hand events to the worker: clear the claim and the lease (stamp the context)."""
     if not ids:
         return
+    marks = ", ".join(["%s"] * len(ids))
+    _stamp(session, f'"id" IN ({marks})', ids, claim="", lease=None)
+
+
+def _stamp(
+    session: Session, where: str, params: list[Any], *, claim: str, lease: int | None
+) -> None:
+    """Set claim and lease of the events ``where`` selects, and the context if missing."""
+    using = session.using
+    backend = get_backend(connections[using])
+    if backend.capture_stamps_later:
+        sql, head = backend.capture_stamp_sql(where, claim, lease, session.context)
+    else:
+        sql = 'UPDATE "rowsync_deleted_row" SET "claimed_by" = %s, "claimed_until" = NULL '
+        head = [claim]
+        if lease is not None:
+            raise ValueError("a lease is stamped by the capture triggers on this engine")
+        sql = _q(using, sql + "WHERE " + where)
     with connections[using].cursor() as cursor:
-        marks = ", ".join(["%s"] * len(ids))
-        cursor.execute(
-            _q(
-                using,
-                'UPDATE "rowsync_deleted_row" SET "claimed_by" = \'\', "claimed_until" = NULL '
-                f'WHERE "id" IN ({marks})',
-            ),
-            ids,
-        )
+        cursor.execute(sql, [*head, *params])
+
+
+def _stamp_range(session: Session, claim: str, lease: int | None) -> None:
+    """Stamp the session's unstamped events (``capture_stamps_later`` engines)."""
+    if session.ceiling is None:
+        session.ceiling = _ceiling(session.using)
+    _stamp(
+        session,
+        _q(session.using, '"id" > %s AND "id" <= %s AND "claimed_by" = %s'),
+        [session.floor, session.ceiling, session.tag],
+        claim=claim,
+        lease=lease,
+    )
+    session.tag = claim
+    session.unstamped_context = False
 
 
 def _has_listeners(model: type[models.Model], op: str) -> bool:
@@ -278,6 +318,7 @@ def _stream(
         gap = not batch
         done: list[int] = []
         release: list[int] = []
+        kept_ids: list[int] = []
         kept_here = False
         # Receivers may connect or disconnect in a receiver: ask once per batch.
         fast: dict[type[models.Model], bool] = {}
@@ -313,11 +354,21 @@ def _stream(
                 done.append(record.id)
             else:
                 kept = kept_here = True
+                kept_ids.append(record.id)
                 if on_keep is not None:
                     on_keep(record)
-        _release_ids(using, release)
+        _release_ids(session, release)
         if kept_here:
             _delete_ids(using, done)
+            if session.tag != session.claim:
+                marks = ", ".join(["%s"] * len(kept_ids))
+                _stamp(
+                    session,
+                    f'"id" IN ({marks})',
+                    kept_ids,
+                    claim=session.claim,
+                    lease=session.lease,
+                )
         elif batch:
             # Released events no longer carry the claim: the range takes the rest.
             _delete_range(using, session, after, upto)
@@ -366,7 +417,7 @@ def _drop_signalled(session: Session) -> None:
                         'DELETE FROM "rowsync_deleted_row" WHERE "id" > %s AND "claimed_by" = %s '
                         f'AND "model_label" = %s AND "pk_text" IN ({marks})',
                     ),
-                    [session.floor, session.claim, label, *chunk],
+                    [session.floor, session.tag, label, *chunk],
                 )
 
 
@@ -386,10 +437,19 @@ def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
         if "on_commit" in modes:
             # Every event of this delete is in place: the range delivery will read.
             session.ceiling = _ceiling(using)
+            if session.tag != session.claim:
+                # The lease must be in place when the transaction commits.
+                _stamp_range(session, session.claim, session.lease)
+        elif session.unstamped_context:
+            _stamp_range(session, "", None)
         if "on_commit" in modes:
             transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
         return
     kept = _stream(session, origin, modes=("transaction",))
+    if kept and session.tag != session.claim:
+        # The kept events were stamped batch by batch; read them by the claim now.
+        session.tag = session.claim
+        session.unstamped_context = False
     if kept:
         transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
 

@@ -1,9 +1,9 @@
 """Capture speed: the row image becomes JSON text, and workers are woken once per statement.
 
-* ``row`` changes from ``jsonb`` to ``text`` on PostgreSQL: building ``jsonb`` per
-  deleted row was the largest part of a captured delete's cost, and nothing queries
-  inside the image. SQLite and MariaDB already store JSON as text; only the model state
-  changes there (their ``JSON_VALID`` check stays, which is harmless).
+* ``row`` becomes plain text holding JSON (``JSONTextField``): building ``jsonb`` per
+  deleted row was the largest part of a captured delete's cost on PostgreSQL, and the
+  ``JSON_VALID`` check of SQLite and MariaDB cost a JSON parse per row; nothing queries
+  inside the image, and the triggers only ever write valid JSON.
 * PostgreSQL: the row-level ``AFTER INSERT`` trigger that notified idle workers (one
   plpgsql call per event) becomes a statement-level one that notifies once per
   statement when the inserting session delivers nothing itself (no claim set).
@@ -19,7 +19,6 @@ from django.db import migrations
 import rowsync.models
 
 PG_INSTALL = [
-    'ALTER TABLE "rowsync_deleted_row" ALTER COLUMN "row" TYPE text USING "row"::text',
     "DROP TRIGGER IF EXISTS rowsync_notify_worker_insert ON rowsync_deleted_row",
     """CREATE OR REPLACE FUNCTION rowsync_notify_worker_statement() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -39,7 +38,6 @@ PG_UNINSTALL = [
     """CREATE TRIGGER rowsync_notify_worker_insert AFTER INSERT ON rowsync_deleted_row
 FOR EACH ROW WHEN (NEW.claimed_by = '' AND NEW.status = 'P')
 EXECUTE FUNCTION rowsync_notify_worker()""",
-    'ALTER TABLE "rowsync_deleted_row" ALTER COLUMN "row" TYPE jsonb USING "row"::jsonb',
 ]
 
 
@@ -47,7 +45,7 @@ def _run(statements):
     def run(apps, schema_editor):
         from rowsync.backends import get_backend
 
-        if get_backend(schema_editor.connection).vendor != "postgresql":
+        if not get_backend(schema_editor.connection).supports_notify:
             return
         for sql in statements:
             schema_editor.execute(sql)
@@ -61,16 +59,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="deletedrow",
-                    name="row",
-                    field=rowsync.models.JSONTextField(null=True),
-                ),
-            ],
-            database_operations=[
-                migrations.RunPython(_run(PG_INSTALL), _run(PG_UNINSTALL), elidable=False),
-            ],
+        migrations.AlterField(
+            model_name="deletedrow",
+            name="row",
+            field=rowsync.models.JSONTextField(null=True),
         ),
+        migrations.RunPython(_run(PG_INSTALL), _run(PG_UNINSTALL), elidable=False),
     ]
