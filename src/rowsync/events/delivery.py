@@ -322,8 +322,9 @@ def _stream(
         kept_here = False
         # Receivers may connect or disconnect in a receiver: ask once per batch.
         fast: dict[type[models.Model], bool] = {}
+        signalled = session.signalled
         for record in batch:
-            if (record.model_label, record.pk_text) in session.signalled:
+            if signalled and (record.model_label, record.pk_text) in signalled:
                 done.append(record.id)
                 continue
             try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
@@ -178,6 +178,7 @@ class _Plan(NamedTuple):
     pk_column: str
     # [(column, attname, converter)]
     fields: list[tuple[str, str, Any]]
+    attnames: tuple[str, ...]
     # Whether the instance may be built without Model.__init__ (see _can_skip_init).
     skip_init: bool
 
@@ -287,7 +288,12 @@ def _plan(model: type[models.Model]) -> _Plan:
     if plan is None:
         fields = [(f.column, f.attname, _converter(f)) for f in model._meta.concrete_fields]
         assert model._meta.pk is not None
-        plan = _PLANS[model] = _Plan(model._meta.pk.column, fields, _can_skip_init(model))
+        plan = _PLANS[model] = _Plan(
+            model._meta.pk.column,
+            fields,
+            tuple(attname for _c, attname, _f in fields),
+            _can_skip_init(model),
+        )
     return plan
 
 
@@ -323,7 +329,17 @@ def rebuild(
     Raises:
         EventDecodeError: the image lacks the primary key, or a value does not fit its field.
     """
-    pk_column, fields, _skip = _plan(model)
+    plan = _plan(model)
+    if fast and len(row) == len(plan.fields):
+        # The image has exactly the model's columns (the usual case): one pass, no
+        # per-column membership tests. Anything unusual takes the careful path below.
+        try:
+            image = [convert(row[column]) for column, _attname, convert in plan.fields]
+        except (KeyError, ValidationError, ValueError, TypeError):
+            pass
+        else:
+            return _new_instance(model, plan.attnames, image, using)
+    pk_column, fields = plan.pk_column, plan.fields
     if pk_column not in row:
         raise EventDecodeError(
             f"row image of {model._meta.label} has no primary key column {pk_column!r} "
@@ -345,8 +361,17 @@ def rebuild(
         names.append(attname)
     if not fast:
         return model.from_db(using, names, values)
-    # What from_db() -> Model.__init__(*values) does when no init receiver listens and
-    # every descriptor is plain (see _can_skip_init): missing columns stay deferred.
+    return _new_instance(model, names, values, using)
+
+
+def _new_instance(
+    model: type[models.Model], names: Sequence[str], values: Sequence[Any], using: str
+) -> models.Model:
+    """Do what ``from_db()`` -> ``Model.__init__(*values)`` does, where nothing can tell.
+
+    Only for models :func:`fast_rebuild_ok` accepts (no init receiver, plain
+    descriptors); fields left out stay deferred.
+    """
     instance = model.__new__(model)
     instance.__dict__.update(zip(names, values, strict=True))
     state = instance._state = ModelState()
