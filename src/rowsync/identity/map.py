@@ -42,7 +42,13 @@ class WeakTable(dict[object, "weakref.ref[Model]"]):
 
     def sweep(self) -> None:
         """Drop dead references and reset the insertion budget."""
-        dead = [k for k, ref in list(self.items()) if ref() is None]
+        # Iterate the live dict, not a list() copy of its items: the items iterator
+        # reuses one tuple, while a copy allocates a GC-tracked tuple per entry, and
+        # on a growing table those allocations triggered extra garbage collections.
+        try:
+            dead = [k for k, ref in self.items() if ref() is None]
+        except RuntimeError:  # another thread changed a map handed to it meanwhile
+            dead = [k for k, ref in list(self.items()) if ref() is None]
         for k in dead:
             self.pop(k, None)
         self.budget = max(SWEEP_MIN, len(self))

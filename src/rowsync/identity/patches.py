@@ -10,6 +10,7 @@ Hook                               Why
 ``Model.from_db``                  every row becomes the mapped instance
 ``Model.refresh_from_db``          reload from SQL, never from the map
 ``QuerySet.get``                   SQL-free ``get(pk)`` when correct
+``Manager.get``                    the same, before a QuerySet is even built
 ``ModelIterable.__iter__``         per-query load mode (annotations, populate)
 ``QuerySet.update`` etc.           freshness after writes that bypass instances
 ``query.prefetch_related_objects`` prefetch results stay per query
@@ -23,14 +24,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model, QuerySet
+from django.db.models import Manager, Model, QuerySet
 from django.db.models import query as query_module
 from django.db.models.fields.related_descriptors import ForwardOneToOneDescriptor
 from django.db.models.query import ModelIterable
 
 from rowsync.identity import freshness, loading, prefetch, transactions
 from rowsync.identity.keys import REGISTRY
-from rowsync.identity.queryset import get_from_map
+from rowsync.identity.queryset import get_from_manager, get_from_map
 from rowsync.identity.scope import BYPASS, POPULATE, SHARED, current_map
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -74,6 +75,17 @@ def _get(original: Callable[..., Any]) -> Callable[..., Any]:
         obj = get_from_map(self, args, kwargs)
         if obj is not None:
             return obj
+        return original(self, *args, **kwargs)
+
+    return _mark(get, original)
+
+
+def _manager_get(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args:
+            obj = get_from_manager(self, kwargs)
+            if obj is not None:
+                return obj
         return original(self, *args, **kwargs)
 
     return _mark(get, original)
@@ -171,6 +183,8 @@ def install() -> None:
     _wrap(Model, "from_db", _from_db)
     _wrap(Model, "refresh_from_db", _refresh_from_db)
     _wrap(QuerySet, "get", _get)
+    # Manager's get() is generated from QuerySet's on a base class of Manager.
+    _wrap(next(c for c in Manager.__mro__ if "get" in c.__dict__), "get", _manager_get)
     _wrap(QuerySet, "update", _update)
     _wrap(QuerySet, "bulk_update", _bulk_update)
     _wrap(QuerySet, "bulk_create", _bulk_create)

@@ -31,9 +31,9 @@ from django.db.models.query import ModelIterable
 from django.db.models.sql.where import AND
 
 from rowsync.identity import scope
-from rowsync.identity.keys import REGISTRY
+from rowsync.identity.keys import REGISTRY, IdentityOptions
 from rowsync.identity.loading import view_of
-from rowsync.identity.scope import SHARED
+from rowsync.identity.scope import SHARED, Session
 
 _M = TypeVar("_M", bound=Model)
 _MISSING = object()
@@ -119,15 +119,8 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
                 pk = rhs
             else:
                 conditions.append((attname, rhs))
-    if pk is _MISSING or pk is None or opts.composite:
+    if pk is _MISSING or opts.composite:
         return None
-    if type(pk) is not opts.pk_type:
-        if isinstance(pk, Model):
-            return None
-        try:
-            pk = opts.pk_field.to_python(pk)
-        except Exception:  # Django's get() raises the right error for bad values
-            return None
     # qs.db, without asking the routers when there are none (the common case).
     db = state._db
     if not db:
@@ -136,6 +129,30 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
         else:
             instance = state._hints.get("instance")
             db = (instance._state.db if instance is not None else None) or DEFAULT_DB_ALIAS
+    obj = _answer(opts, model, session, pk, db, conditions)
+    if obj is not None and state._known_related_objects:
+        _set_known_related(obj, state._known_related_objects)
+    return obj
+
+
+def _answer(
+    opts: IdentityOptions,
+    model: type[_M],
+    session: Session,
+    pk: Any,
+    db: str,
+    conditions: list[tuple[str, Any]] | None,
+) -> _M | None:
+    """Return the mapped ``model`` instance of row ``pk`` of ``db`` if it meets ``conditions``."""
+    if pk is None:
+        return None
+    if type(pk) is not opts.pk_type:
+        if isinstance(pk, Model):
+            return None
+        try:
+            pk = opts.pk_field.to_python(pk)
+        except Exception:  # Django's get() raises the right error for bad values
+            return None
     m = SHARED if opts.shared else session.map
     if opts.fast:
         table = m.weak.get(opts.concrete)
@@ -152,9 +169,59 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
                 return None
     if obj.__class__ is not model:
         obj = view_of(m, opts, model, obj, pk, db)
-    if state._known_related_objects:
-        _set_known_related(obj, state._known_related_objects)
     return obj  # type: ignore[return-value]
+
+
+#: ``{manager class: whether its get() may be answered before building a QuerySet}``
+_PLAIN_MANAGERS: dict[type[Any], bool] = {}
+
+
+def _plain_manager(cls: type[Any]) -> bool:
+    """Return whether ``cls().get(...)`` is exactly ``QuerySet(model, using=_db).get(...)``.
+
+    True when the manager builds its QuerySet the default way (no ``get_queryset``
+    override that filters, as related managers and custom managers may) and the
+    QuerySet class keeps Django's ``__init__`` and rowsync's ``get``.
+    """
+    flag = _PLAIN_MANAGERS.get(cls)
+    if flag is None:
+        from django.db.models.manager import BaseManager
+
+        from rowsync.identity.models import IdentityManager
+
+        qs_class = getattr(cls, "_queryset_class", None)
+        flag = _PLAIN_MANAGERS[cls] = bool(
+            cls.get_queryset in (BaseManager.get_queryset, IdentityManager.get_queryset)
+            and isinstance(qs_class, type)
+            and issubclass(qs_class, QuerySet)
+            and qs_class.get is QuerySet.get
+            and qs_class.__init__ is QuerySet.__init__
+        )
+    return flag
+
+
+def get_from_manager(manager: Any, kwargs: dict[str, Any]) -> Any:
+    """Return the mapped instance ``manager.get(**kwargs)`` would return, or None.
+
+    The hit path of ``Model.objects.get(pk=...)``: it answers a single primary-key
+    keyword on a plain manager (see :func:`_plain_manager`) without building a
+    QuerySet (and its ``Query``), which costs more than the lookup itself.
+    None means "ask the QuerySet", which applies every rule of :func:`get_from_map`.
+    """
+    model = manager.model
+    opts = REGISTRY.get(model)
+    if opts is None or len(kwargs) != 1 or manager._hints:
+        return None
+    ((key, pk),) = kwargs.items()
+    if key not in opts.pk_lookups or opts.composite:
+        return None
+    session = _get_session()
+    if session is None or session.mode or not _plain_manager(type(manager)):
+        return None
+    db = manager._db
+    if not db:
+        db = router.db_for_read(model) if router.routers else DEFAULT_DB_ALIAS
+    return _answer(opts, model, session, pk, db, None)
 
 
 def _shared_get(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _M | None:
