@@ -102,8 +102,8 @@ def test_four_workers_over_50000_events_deliver_each_exactly_once(receipts, tmp_
     if not get_backend(connection).worker_skip_locked:
         pytest.skip("no SKIP LOCKED on this server")
     # 50,000 where one statement claims and deletes a batch (PostgreSQL); elsewhere the
-    # per-row deletes make it slow, and 20,000 show the same.
-    total = 50_000 if get_backend(connection).worker_delete_returning else 20_000
+    # per-row deletes make it slow, and 10,000 show the same.
+    total = 50_000 if get_backend(connection).worker_delete_returning else 10_000
     insert_events(total)
     log = tmp_path / "attempts.log"
     env = worker_env(ROWSYNC_WORKER_TEST_LOG=log)

@@ -118,6 +118,10 @@ class BaseBackend:
         """Return a wake-up channel for idle workers, or None when they must poll."""
         return None
 
+    def worker_take_planner_sql(self) -> tuple[list[str], list[str]]:
+        """Return statements to run before and after the take (planner settings)."""
+        return [], []
+
     #: Must delivered events be deleted one ``WHERE id = %s`` at a time?
     worker_delete_one_by_one: ClassVar[bool] = False
 

@@ -27,6 +27,20 @@ class PostgreSQLBackend(BaseBackend):
         """
         return True
 
+    def worker_take_planner_sql(self) -> tuple[list[str], list[str]]:
+        """Walk an index in id order for the take, whatever the statistics say.
+
+        A queue table's statistics are nearly always stale (it fills and empties between
+        two autovacuum runs); planned for the handful of rows ANALYZE last saw, the take
+        read every pending row with a bitmap scan and sorted them: 30 ms per batch over a
+        100,000-event backlog instead of 1 ms. Switched off for this one statement
+        (``SET LOCAL``, https://www.postgresql.org/docs/current/runtime-config-query.html).
+        """
+        return (
+            ["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_sort = off"],
+            ["SET LOCAL enable_bitmapscan TO DEFAULT", "SET LOCAL enable_sort TO DEFAULT"],
+        )
+
     #: ``NOTIFY`` channel that announces new events to idle workers.
     worker_channel: ClassVar[str] = "rowsync_events"
 

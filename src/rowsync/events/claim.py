@@ -91,9 +91,14 @@ def take(
         inner = inner.select_for_update(skip_locked=True)
     sql, params = inner[:limit].query.sql_with_params()
     statement = backend.worker_take_sql(DeletedRow._meta.db_table, "id", COLUMNS, sql)
+    before, after = backend.worker_take_planner_sql()
     with connections[using].cursor() as cursor:
+        for sql in before:
+            cursor.execute(sql)
         cursor.execute(statement, params)
         rows = [ClaimedEvent(*r) for r in cursor.fetchall()]
+        for sql in after:
+            cursor.execute(sql)
     rows.sort()  # RETURNING gives no order
     return rows
 
