@@ -359,7 +359,9 @@ def _stream(
                 if on_keep is not None:
                     on_keep(record)
         _release_ids(session, release)
-        if kept_here:
+        if kept_here or (release and not session.tag):
+            # Kept events carry the claim, and released ones the empty tag unstamped
+            # events have: delete exactly the delivered ones.
             _delete_ids(using, done)
             if session.tag != session.claim:
                 marks = ", ".join(["%s"] * len(kept_ids))
