@@ -1,17 +1,17 @@
 """Test models of the events suite (capture triggers and post_delete delivery).
 
-``DB_CASCADE``/``DB_SET_NULL`` are Django 6.1's database-level actions; on Django 5.2
-they fall back to the Python-level ones and the database-cascade tests are skipped.
+``DB_CASCADE``/``DB_SET_NULL`` are rowsync's database-enforced actions, so the
+database-cascade tests run on Django 5.2 and 6.1 alike.
 """
 
 from __future__ import annotations
 
 from django.db import models
 
-DB_CASCADE = getattr(models, "DB_CASCADE", models.CASCADE)
-DB_SET_NULL = getattr(models, "DB_SET_NULL", models.SET_NULL)
-#: Whether the database itself cascades (Django >= 6.1).
-HAS_DB_ACTIONS = hasattr(models, "DB_CASCADE")
+from rowsync import DB_CASCADE, DB_SET_NULL
+
+#: Whether the database itself cascades: always, with rowsync's actions.
+HAS_DB_ACTIONS = True
 
 
 class Author(models.Model):

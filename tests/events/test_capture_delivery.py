@@ -10,7 +10,6 @@ from django.db import connection, transaction
 
 from rowsync.models import DeletedRow
 from tests.evapp.models import (
-    HAS_DB_ACTIONS,
     Author,
     Book,
     Chapter,
@@ -25,7 +24,6 @@ from tests.evapp.models import (
 from tests.events.conftest import pending
 
 pytestmark = pytest.mark.django_db(transaction=True)
-db_actions = pytest.mark.skipif(not HAS_DB_ACTIONS, reason="Django < 6.1 has no DB_CASCADE")
 
 
 def make_tree():
@@ -103,7 +101,6 @@ def test_queryset_delete_without_receivers_leaves_no_events():
     assert pending() == []
 
 
-@db_actions
 def test_db_cascade_sends_post_delete_in_transaction(deleted):
     author, books, chapters, _review = make_tree()
     seen_inside = []
@@ -128,7 +125,6 @@ def test_db_cascade_sends_post_delete_in_transaction(deleted):
     assert pending() == []
 
 
-@db_actions
 def test_db_cascade_from_queryset_passes_queryset_origin(deleted):
     make_tree()
     qs = Author.objects.all()
@@ -137,7 +133,6 @@ def test_db_cascade_from_queryset_passes_queryset_origin(deleted):
     assert chapter_origins and all(o is qs for o in chapter_origins)
 
 
-@db_actions
 def test_db_set_null_sends_post_db_update(updated, deleted):
     author, _books, _chapters, review = make_tree()
     author.delete()
@@ -150,7 +145,6 @@ def test_db_set_null_sends_post_db_update(updated, deleted):
     assert pending() == []
 
 
-@db_actions
 def test_self_referencing_cascade(deleted):
     root = Node.objects.create(name="root")
     kids = [Node.objects.create(name=f"k{i}", parent=root) for i in range(2)]
@@ -161,7 +155,6 @@ def test_self_referencing_cascade(deleted):
     assert pending() == []
 
 
-@db_actions
 def test_rollback_discards_events_and_signals_already_sent(deleted):
     author, _books, _chapters, _review = make_tree()
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -171,7 +164,6 @@ def test_rollback_discards_events_and_signals_already_sent(deleted):
     assert pending() == []
 
 
-@db_actions
 @pytest.mark.django_db
 def test_on_commit_model_waits_for_commit(deleted, django_capture_on_commit_callbacks):
     ledger = Ledger.objects.create(name="l")
@@ -186,7 +178,6 @@ def test_on_commit_model_waits_for_commit(deleted, django_capture_on_commit_call
     assert pending() == []
 
 
-@db_actions
 @pytest.mark.django_db
 def test_on_commit_nothing_for_rolled_back_savepoint(deleted, django_capture_on_commit_callbacks):
     ledger = Ledger.objects.create(name="l")
@@ -210,7 +201,6 @@ def test_plain_model_has_no_trigger():
     assert pending() == []
 
 
-@db_actions
 def test_on_commit_real_commit_and_rollback(deleted):
     ledger = Ledger.objects.create(name="l")
     entries = [Entry.objects.create(ledger=ledger, amount=i) for i in range(2)]

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from rowsync.events.dispatch import fast_rebuild_ok, rebuild
 from rowsync.models import DeletedRow
-from tests.evapp.models import HAS_DB_ACTIONS, Author, Book, Chapter
+from tests.evapp.models import Author, Book, Chapter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +73,6 @@ def test_init_receivers_switch_the_fast_path_off(signal):
     assert fast_rebuild_ok(Chapter)
 
 
-@pytest.mark.skipif(not HAS_DB_ACTIONS, reason="needs Django's DB_* on_delete")
 @override_settings(ROWSYNC_DELIVERY="transaction", ROWSYNC_DELIVERY_BATCH_SIZE=3)
 def test_post_init_receivers_still_run_for_delivered_rows():
     # Delivery asks once per batch: a receiver connected meanwhile is honoured.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rowsync.ondelete.actions import (
     DB_CASCADE,
     DB_DO_NOTHING,
@@ -26,8 +28,40 @@ __all__ = [
     "DatabaseAction",
     "DatabaseSet",
     "SetTargetMissing",
+    "db_action",
     "setup",
 ]
+
+# {rowsync operation: what the row undergoes, in SQL ON DELETE words}
+_SQL_ACTIONS = {
+    "CASCADE": "CASCADE",
+    "SET_NULL": "SET NULL",
+    "SET_DEFAULT": "SET DEFAULT",
+    "SET": "SET DEFAULT",  # an update of the FK column to a value, like SET DEFAULT
+}
+
+
+def db_action(fk: Any) -> str | None:
+    """Return what the database does to ``fk``'s rows when their target row is deleted.
+
+    Covers every foreign key rowsync enforces in the database: declared with a ``DB_*``
+    value, selected by ``ROWSYNC_DB_ON_DELETE``, or reached by a database cascade.
+    Django 6.1's own ``DB_*`` values are included.
+
+    Args:
+        fk: A ``ForeignKey`` or ``OneToOneField``.
+
+    Returns:
+        ``"CASCADE"`` (rows deleted), ``"SET NULL"`` or ``"SET DEFAULT"`` (rows updated;
+        ``DB_SET(value)`` counts as ``"SET DEFAULT"``), or None when the database leaves
+        the rows alone (PROTECT, RESTRICT, DO_NOTHING) or Django handles the delete.
+    """
+    from rowsync.ondelete.plan import model_plan
+
+    behaviour = model_plan(fk.model).behaviours.get(fk)
+    if behaviour is None:
+        return None
+    return _SQL_ACTIONS.get(behaviour.operation)
 
 
 def setup() -> None:
