@@ -32,3 +32,6 @@ MEDIA_ROOT = os.environ.get("ROWSYNC_TEST_MEDIA", "/tmp/rowsync-test-media")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Identity map: testapp's base-class models are mapped by IdentityModel; these by the setting.
 ROWSYNC_IDENTITY_MAP = ["blog", "ormapp", "testapp.Note", "testapp.NoteProxy"]
+# The example blog's migrations are made with its own settings: keep its rowsync
+# selection identical here so the suite runs the same triggers (test_migrations_current).
+ROWSYNC_CAPTURE = ["blog.Article"]
