@@ -50,8 +50,8 @@ def capture_selection() -> str | list[str] | tuple[str, ...]:
 
 
 def worker_batch_size() -> int:
-    """Return ``ROWSYNC_WORKER_BATCH_SIZE``: events one worker claims per transaction (1000)."""
-    return int(getattr(settings, "ROWSYNC_WORKER_BATCH_SIZE", 1000))
+    """Return ``ROWSYNC_WORKER_BATCH_SIZE``: events one worker claims per transaction (2000)."""
+    return int(getattr(settings, "ROWSYNC_WORKER_BATCH_SIZE", 2000))
 
 
 def worker_poll_interval() -> float:
