@@ -86,6 +86,11 @@ class DeletedRow(models.Model):
     claimed_by = models.CharField(max_length=100, blank=True, default="", db_default="")
     claimed_until = models.DateTimeField(null=True)
     last_error = models.TextField(blank=True, default="", db_default="")
+    #: The last in-process delivery phase whose receivers already ran: ``""`` (none),
+    #: ``"transaction"`` or ``"on_commit"``. Set when receivers of different delivery
+    #: modes share the event (``rowsync.events.receiver_delivery``): later phases, the
+    #: worker included, call only the receivers of later modes.
+    delivered_through = models.CharField(max_length=16, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "rowsync_deleted_row"

@@ -1,14 +1,17 @@
 """The events subsystem: capture deleted rows with triggers, deliver ``post_delete``.
 
 Public pieces: :func:`rowsync.events.dispatch.deliver` (used by the worker),
-:func:`rowsync.events.context.actor_context`, the signals in
+:func:`rowsync.events.context.actor_context`, :func:`receiver_delivery` (a receiver's
+own delivery mode), the signals in
 :mod:`rowsync.events.signals`, and the ``RowsyncMeta`` model options read by
 :mod:`rowsync.events.capture`.
 """
 
 from __future__ import annotations
 
-__all__ = ["setup"]
+from rowsync.events.receivers import receiver_delivery
+
+__all__ = ["receiver_delivery", "setup"]
 
 
 def setup() -> None:

@@ -10,6 +10,7 @@ from django.core import checks
 
 from rowsync import conf
 from rowsync.events.capture import DELIVERY_MODES, is_captured, model_option
+from rowsync.events.receivers import invalid_declarations
 
 __all__ = ["check_capture"]
 
@@ -24,8 +25,19 @@ def check_capture(
     * rowsync.E062: ``RowsyncMeta.capture_exclude`` names a field the model lacks.
     * rowsync.E063: ``RowsyncMeta.capture_exclude`` names the primary key.
     * rowsync.E064: ``ROWSYNC_CAPTURE`` is neither ``"__all__"`` nor a list of labels.
+    * rowsync.E065: ``receiver_delivery(mode)`` was given an unknown mode.
     """
     errors: list[checks.CheckMessage] = []
+    for name, receiver_mode in invalid_declarations():
+        errors.append(
+            checks.Error(
+                f"receiver_delivery({receiver_mode!r}) on the receiver {name} is not a "
+                "delivery mode.",
+                hint=f"Use one of {', '.join(map(repr, DELIVERY_MODES))}.",
+                obj=name,
+                id="rowsync.E065",
+            )
+        )
     mode = conf.delivery_mode()
     if mode not in DELIVERY_MODES:
         errors.append(

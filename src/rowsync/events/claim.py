@@ -49,6 +49,9 @@ class ClaimedEvent(NamedTuple):
     changes: Any
     context: Any
     attempts: int
+    #: The last in-process phase that already called receivers (see
+    #: :mod:`rowsync.events.receivers`): the worker calls only the others.
+    delivered_through: str = ""
 
 
 #: Columns read for a :class:`ClaimedEvent`, in order (field name == column name).

@@ -32,13 +32,15 @@ from django.db.models.signals import post_delete
 
 from rowsync import conf
 from rowsync.backends import get_backend, is_supported
+from rowsync.events import receivers
 from rowsync.events import signals as rowsync_signals
-from rowsync.events.capture import captured_models, model_option
+from rowsync.events.capture import captured_models
 from rowsync.events.context import current_context_json
 from rowsync.events.dispatch import (
     UPDATE,
     EventDecodeError,
     EventRecord,
+    _model_mode,
     deliver_one,
     fast_rebuild_ok,
     resolve_model,
@@ -50,13 +52,18 @@ logger = logging.getLogger("rowsync.events")
 
 MODES = ("transaction", "on_commit", "worker")
 
-_EVENT_COLUMNS = '"id", "model_label", "table_name", "op", "row", "changes", "context", "pk_text"'
+_EVENT_COLUMNS = (
+    '"id", "model_label", "table_name", "op", "row", "changes", "context", "pk_text", '
+    '"delivered_through"'
+)
 
 
 def delivery_mode_for(model: type[models.Model]) -> str:
-    """Return the delivery mode of ``model``'s events (``RowsyncMeta.delivery`` wins)."""
-    mode = model_option(model, "delivery") or conf.delivery_mode()
-    return str(mode)
+    """Return the delivery mode of ``model``'s events (``RowsyncMeta.delivery`` wins).
+
+    Receivers may have modes of their own (:func:`rowsync.events.receiver_delivery`).
+    """
+    return _model_mode(model)
 
 
 @dataclass
@@ -254,11 +261,6 @@ def _stamp_range(session: Session, claim: str, lease: int | None) -> None:
     session.unstamped_context = False
 
 
-def _has_listeners(model: type[models.Model], op: str) -> bool:
-    signal = rowsync_signals.post_db_update if op == UPDATE else post_delete
-    return signal.has_listeners(model)
-
-
 def _evict_only(record: EventRecord, using: str) -> None:
     """Update the identity map for an event nobody listens to (no instance is built)."""
     from rowsync import identity
@@ -281,17 +283,15 @@ def _evict_only(record: EventRecord, using: str) -> None:
             hook(model, model._meta.pk.to_python(pk), using)
 
 
-def _stream(
-    session: Session,
-    origin: Any,
-    *,
-    modes: tuple[str, ...],
-    on_keep: Callable[[EventRecord], None] | None = None,
-) -> bool:
-    """Deliver the session's events whose mode is in ``modes``; return whether any stayed.
+def _stream(session: Session, origin: Any, *, phase: str) -> bool:
+    """Run delivery phase ``phase`` over the session's events; return whether any stayed.
 
-    Delivered and already-signalled events are deleted; worker-mode events are released;
-    events of other modes stay claimed (``on_keep`` is told about them).
+    Each event's receivers are split by :func:`rowsync.events.receivers.split`: those of
+    this phase are called now; the event is then deleted when no later phase needs it,
+    kept (claimed, leased) for the on-commit phase, or released to the worker. An event
+    that goes on after receivers ran here is marked ``delivered_through = phase``, so
+    later phases (the worker's included) call only the others. Already-signalled events
+    are deleted.
     """
     using = session.using
     size = conf.delivery_batch_size()
@@ -299,9 +299,6 @@ def _stream(
         session.ceiling = _ceiling(using)
     after = session.floor
     kept = False
-    mode_cache: dict[str, str] = {}
-    # {(model, op): has listeners}
-    listening: dict[tuple[type[models.Model], str], bool] = {}
     gap = True
     while after < session.ceiling:
         if gap:
@@ -319,51 +316,63 @@ def _stream(
         done: list[int] = []
         release: list[int] = []
         kept_ids: list[int] = []
-        kept_here = False
-        # Receivers may connect or disconnect in a receiver: ask once per batch.
+        advanced: list[int] = []
+        # Receivers may connect or disconnect in a receiver: split once per batch.
+        # {(model label, op, delivered_through): (model, split)}
+        splits: dict[tuple[str, str, str], tuple[type[models.Model], receivers.Split]] = {}
         fast: dict[type[models.Model], bool] = {}
         signalled = session.signalled
         for record in batch:
             if signalled and (record.model_label, record.pk_text) in signalled:
                 done.append(record.id)
                 continue
-            try:
-                model = resolve_model(record)
-            except EventDecodeError:
-                release.append(record.id)  # the worker dead-letters it with the reason
-                continue
-            mode = mode_cache.get(record.model_label)
-            if mode is None:
-                mode = mode_cache[record.model_label] = delivery_mode_for(model)
-            if mode == "worker":
-                release.append(record.id)
-            elif mode in modes:
-                key = (model, record.op)
-                if key not in listening:
-                    listening[key] = _has_listeners(model, record.op)
-                if listening[key]:
-                    quick = fast.get(model)
-                    if quick is None:
-                        quick = fast[model] = fast_rebuild_ok(model)
-                    try:
-                        deliver_one(record, using, origin, fast=quick)
-                    except EventDecodeError:
-                        release.append(record.id)
-                        continue
-                else:
-                    _evict_only(record, using)
+            key = (record.model_label, record.op, record.delivered_through)
+            entry = splits.get(key)
+            if entry is None:
+                try:
+                    model = resolve_model(record)
+                except EventDecodeError:
+                    release.append(record.id)  # the worker dead-letters it with the reason
+                    continue
+                signal = rowsync_signals.post_db_update if record.op == UPDATE else post_delete
+                entry = splits[key] = (
+                    model,
+                    receivers.split(
+                        signal, model, _model_mode(model), record.delivered_through, phase
+                    ),
+                )
+            model, part = entry
+            if part.calls:
+                quick = fast.get(model)
+                if quick is None:
+                    quick = fast[model] = fast_rebuild_ok(model)
+                plain = part.everyone and not record.delivered_through
+                try:
+                    deliver_one(
+                        record, using, origin, fast=quick, only=None if plain else part.now
+                    )
+                except EventDecodeError:
+                    release.append(record.id)
+                    continue
+            elif part.next_mode is None:
+                _evict_only(record, using)
+            if part.next_mode is None:
                 done.append(record.id)
+                continue
+            if part.calls:
+                advanced.append(record.id)
+            if part.next_mode == "worker":
+                release.append(record.id)
             else:
-                kept = kept_here = True
+                kept = True
                 kept_ids.append(record.id)
-                if on_keep is not None:
-                    on_keep(record)
+        _mark_delivered_through(using, advanced, phase)
         _release_ids(session, release)
-        if kept_here or (release and not session.tag):
+        if kept_ids or (release and not session.tag):
             # Kept events carry the claim, and released ones the empty tag unstamped
             # events have: delete exactly the delivered ones.
             _delete_ids(using, done)
-            if session.tag != session.claim:
+            if kept_ids and session.tag != session.claim:
                 marks = ", ".join(["%s"] * len(kept_ids))
                 _stamp(
                     session,
@@ -377,6 +386,22 @@ def _stream(
             _delete_range(using, session, after, upto)
         after = upto
     return kept
+
+
+def _mark_delivered_through(using: str, ids: list[int], phase: str) -> None:
+    """Record that phase ``phase`` called receivers of the events ``ids``."""
+    if not ids:
+        return
+    marks = ", ".join(["%s"] * len(ids))
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            _q(
+                using,
+                'UPDATE "rowsync_deleted_row" SET "delivered_through" = %s '
+                f'WHERE "id" IN ({marks})',
+            ),
+            [phase, *ids],
+        )
 
 
 def _signalled_keys(collector: Collector) -> set[tuple[str, str]]:
@@ -396,7 +421,7 @@ def _drain_on_commit(using: str, session: Session, origin: Any) -> None:
     """Deliver an on-commit session's events after the commit, one transaction per batch."""
     try:
         with transaction.atomic(using=using):
-            _stream(session, origin, modes=("on_commit",))
+            _stream(session, origin, phase="on_commit")
     except Exception:
         # The events stay leased; a worker delivers them once the lease ends.
         logger.exception("rowsync: on-commit delivery failed; a worker will retry")
@@ -448,7 +473,7 @@ def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
         if "on_commit" in modes:
             transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
         return
-    kept = _stream(session, origin, modes=("transaction",))
+    kept = _stream(session, origin, phase="transaction")
     if kept and session.tag != session.claim:
         # The kept events were stamped batch by batch; read them by the claim now.
         session.tag = session.claim
@@ -466,7 +491,8 @@ def _modes_in_play() -> frozenset[str]:
     modes = _MODES.get(key)
     if modes is None:
         modes = _MODES[key] = frozenset(delivery_mode_for(m) for m in captured_models())
-    return modes
+    # Receivers may declare their own modes at any time (cheap: a handful of entries).
+    return modes | receivers.declared_modes()
 
 
 def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) -> Any:

@@ -27,8 +27,11 @@ from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_delete, post_init, pre_init
 from django.utils import timezone
 
+from rowsync import conf
 from rowsync.events import context as context_module
+from rowsync.events import receivers
 from rowsync.events import signals as rowsync_signals
+from rowsync.events.capture import model_option
 from rowsync.exceptions import RowsyncError
 
 __all__ = [
@@ -84,6 +87,7 @@ class EventRecord(NamedTuple):
     changes: Any
     context: Any
     pk_text: str = ""
+    delivered_through: str = ""
 
 
 @dataclass
@@ -426,6 +430,11 @@ def _changed_values(
 Sender = Callable[..., Any]
 
 
+def _model_mode(model: type[models.Model]) -> str:
+    """Return the model's delivery mode (``RowsyncMeta.delivery``, else the setting)."""
+    return str(model_option(model, "delivery") or conf.delivery_mode())
+
+
 def deliver_one(
     event: EventLike,
     using: str,
@@ -434,6 +443,7 @@ def deliver_one(
     robust: bool = False,
     send: Sender | None = None,
     fast: bool | None = None,
+    only: Sequence[Callable[..., Any]] | None = None,
 ) -> Outcome:
     """Deliver one event: evict/update the identity map, then send the signal.
 
@@ -451,6 +461,9 @@ def deliver_one(
         send: Replacement for ``signal.send`` (in-process delivery filters receivers).
         fast: Whether :func:`rebuild` may skip ``Model.__init__`` (None: ask
             :func:`fast_rebuild_ok`; batch callers ask once per batch).
+        only: Call only these receivers (in-process phases,
+            :func:`rowsync.events.receivers.split`). None: every receiver, except those
+            an earlier phase already called (the event's ``delivered_through``).
 
     Raises:
         EventDecodeError: only when ``robust`` is False and the event cannot be decoded.
@@ -485,7 +498,25 @@ def deliver_one(
             _identity_discard(model, instance.pk, using)
             signal = post_delete
             kwargs = {}
-        if send is not None:
+        through = getattr(event, "delivered_through", "") or ""
+        if only is None and through:
+            # An earlier phase called some receivers: call the others (worker, replay).
+            part = receivers.split(signal, model, _model_mode(model), through, "worker")
+            only = None if part.everyone else part.now
+        if only is not None:
+            error = receivers.send_to(
+                only,
+                signal,
+                model,
+                robust=robust,
+                instance=instance,
+                using=using,
+                origin=origin,
+                **kwargs,
+            )
+            if outcome.error is None:
+                outcome.error = error
+        elif send is not None:
             send(signal, model, instance, using, origin, kwargs)
         elif robust:
             for _receiver, result in signal.send_robust(

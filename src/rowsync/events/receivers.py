@@ -1,0 +1,177 @@
+"""Per-receiver delivery modes: which receivers of an event run in which phase.
+
+An event reaches its receivers in up to three *phases*, in this order: ``"transaction"``
+(during the ORM delete), ``"on_commit"`` (after the commit) and ``"worker"``. A
+receiver's mode is the one given with :func:`receiver_delivery`, else the model's
+(``RowsyncMeta.delivery``, else ``ROWSYNC_DELIVERY``). Each phase calls the receivers
+whose mode is at or before it and after the event's ``delivered_through`` (the last phase
+that already called receivers), so every receiver runs once per event, in its own phase,
+or in the first later phase that runs (raw SQL deletes only ever reach the worker).
+
+This module knows no SQL; :mod:`rowsync.events.delivery` and the worker use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from asgiref.sync import async_to_sync
+from django.dispatch import Signal
+
+from rowsync.events.capture import DELIVERY_MODES
+
+__all__ = ["MODES", "Split", "receiver_delivery", "split"]
+
+#: Delivery modes, in the order of their phases.
+MODES = DELIVERY_MODES
+#: {mode: rank}; ``""`` (no phase ran yet) ranks below every mode.
+RANK = {"": -1, **{mode: rank for rank, mode in enumerate(MODES)}}
+
+#: Attribute :func:`receiver_delivery` sets on the receiver.
+ATTRIBUTE = "_rowsync_delivery"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# [(receiver's dotted name, mode)] of every declaration, for the system check (E065) and
+# for the modes an ORM delete must be ready for.
+_declared: list[tuple[str, object]] = []
+
+
+def receiver_delivery(mode: str) -> Callable[[F], F]:
+    """Deliver ``post_delete`` / ``post_db_update`` to the decorated receiver in ``mode``.
+
+    Connect the receiver to Django's ``post_delete`` as usual; this only says *when* it
+    runs for rows the database deleted. Rows Django's own collector deletes are signalled
+    by Django, as always, whatever the mode.
+
+    Args:
+        mode: ``"transaction"``, ``"on_commit"`` or ``"worker"`` (anything else is
+            reported by the system check ``rowsync.E065``).
+
+    Returns:
+        A decorator that returns the receiver unchanged (apart from the mode).
+
+    Example:
+        >>> @receiver(post_delete, sender=Article)
+        ... @receiver_delivery("on_commit")
+        ... def delete_attachment(sender, instance, **kwargs): ...
+    """
+
+    def decorate(func: F) -> F:
+        # A bound method keeps no attributes of its own: mark the function behind it.
+        target: Any = getattr(func, "__func__", func)
+        setattr(target, ATTRIBUTE, mode)
+        name = getattr(target, "__qualname__", None) or type(target).__qualname__
+        _declared.append((f"{getattr(target, '__module__', '?')}.{name}", mode))
+        return func
+
+    return decorate
+
+
+def declared_modes() -> frozenset[str]:
+    """Return the valid modes declared with :func:`receiver_delivery` so far."""
+    return frozenset(str(mode) for _name, mode in _declared if mode in MODES)
+
+
+def invalid_declarations() -> list[tuple[str, object]]:
+    """Return ``[(receiver name, mode)]`` of declarations with an unknown mode."""
+    return [(name, mode) for name, mode in _declared if mode not in MODES]
+
+
+def mode_of(receiver: Callable[..., Any], default: str) -> str:
+    """Return ``receiver``'s delivery mode: its own if valid, else ``default``."""
+    mode = getattr(receiver, ATTRIBUTE, None)
+    return mode if isinstance(mode, str) and mode in MODES else default
+
+
+def live_receivers(signal: Signal, sender: Any) -> list[tuple[Any, Callable[..., Any]]]:
+    """Return ``[(receiver, callable)]`` for what ``signal.send(sender)`` would call.
+
+    The callable of an async receiver runs it with ``async_to_sync``.
+    ``Signal._live_receivers`` is private but has returned ``(sync, async)`` receivers
+    since Django 5.0 (async signal support); sending to a subset needs it.
+    """
+    sync, asynchronous = signal._live_receivers(sender)
+    return [(r, r) for r in sync] + [(r, async_to_sync(r)) for r in asynchronous]
+
+
+@dataclass(frozen=True)
+class Split:
+    """What one phase does with the events of one model (and one ``delivered_through``).
+
+    Attributes:
+        everyone: Call every live receiver (a plain ``signal.send``).
+        now: The receivers to call when not ``everyone`` (may be empty).
+        next_mode: The next phase that needs the events, or None: delete them.
+    """
+
+    everyone: bool
+    now: tuple[Callable[..., Any], ...]
+    next_mode: str | None
+
+    @property
+    def calls(self) -> bool:
+        """Return whether this phase calls any receiver."""
+        return self.everyone or bool(self.now)
+
+
+def split(
+    signal: Signal, sender: Any, model_mode: str, delivered_through: str, phase: str
+) -> Split:
+    """Split ``sender``'s receivers of ``signal`` between ``phase`` and later phases.
+
+    Args:
+        signal: ``post_delete`` or ``post_db_update``.
+        sender: The model.
+        model_mode: The model's delivery mode (default of receivers without their own).
+        delivered_through: The last phase that already called receivers (``""``: none).
+        phase: The phase running now.
+
+    Returns:
+        Which receivers to call now and which phase needs the events next. A model in
+        ``"worker"`` mode always hands its events to the worker, which may have receivers
+        this process lacks (``rowsync worker --import``); with no receiver here, the
+        events go to the model's own phase (the identity map is updated there).
+    """
+    low, high = RANK.get(delivered_through, -1), RANK[phase]
+    receivers = live_receivers(signal, sender)
+    ranks = [RANK.get(mode_of(r, model_mode), 0) for r, _call in receivers]
+    now = tuple(
+        call for (_r, call), rank in zip(receivers, ranks, strict=True) if low < rank <= high
+    )
+    later = {rank for rank in ranks if rank > high}
+    default = RANK.get(model_mode, 0)
+    if (model_mode == "worker" or not receivers) and default > high:
+        later.add(default)
+    return Split(
+        everyone=len(now) == len(receivers) and bool(receivers),
+        now=now,
+        next_mode=MODES[min(later)] if later else None,
+    )
+
+
+def send_to(
+    receivers: Sequence[Callable[..., Any]],
+    signal: Signal,
+    sender: Any,
+    *,
+    robust: bool,
+    **named: Any,
+) -> BaseException | None:
+    """Call ``receivers`` as ``signal.send`` would; return the first error when ``robust``.
+
+    Raises:
+        Exception: whatever a receiver raises, when ``robust`` is False.
+    """
+    first: BaseException | None = None
+    for receiver in receivers:
+        if not robust:
+            receiver(signal=signal, sender=sender, **named)
+            continue
+        try:
+            receiver(signal=signal, sender=sender, **named)
+        except Exception as exc:
+            first = first or exc
+    return first
