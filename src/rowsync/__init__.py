@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rowsync.events import receiver_delivery
 from rowsync.exceptions import RowsyncError
 from rowsync.identity import (
     current_map,
@@ -44,6 +45,7 @@ __all__ = [
     "flush",
     "identity_scope",
     "populate_existing",
+    "receiver_delivery",
     "update_row",
 ]
 
