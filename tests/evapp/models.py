@@ -10,9 +10,6 @@ from django.db import models
 
 from rowsync import DB_CASCADE, DB_SET_NULL
 
-#: Whether the database itself cascades: always, with rowsync's actions.
-HAS_DB_ACTIONS = True
-
 
 class Author(models.Model):
     name = models.CharField(max_length=50)

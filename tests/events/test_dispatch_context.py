@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.core import checks
-from django.db import connection
 from django.test import override_settings
 
 from rowsync.events.checks import check_capture
 from rowsync.events.context import actor_context, event_context
 from rowsync.events.dispatch import EventDecodeError, EventRecord, deliver, rebuild
 from rowsync.models import DeletedRow
-from tests.evapp.models import HAS_DB_ACTIONS, Author, Book, Chapter, Ledger, Note, Shelf
+from tests.evapp.models import Author, Book, Chapter, Ledger, Note, Shelf
 from tests.events.conftest import pending
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,44 +82,28 @@ def test_actor_context_travels_with_the_event():
     from django.db.models.signals import post_delete
 
     author = Author.objects.create(name="a")
-    book = Book.objects.create(author=author, title="b")
+    Book.objects.create(author=author, title="b")
     post_delete.connect(receiver, sender=Book, weak=False)
     try:
         with actor_context(user_id=42, reason="cleanup"):
-            if HAS_DB_ACTIONS:
-                author.delete()  # the database cascades to the book
-            else:
-                DeletedRow.objects.all().delete()
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"DELETE FROM {connection.ops.quote_name('evapp_book')} WHERE id = %s",
-                        [book.pk],
-                    )
-                # a raw delete is not claimed: the worker (here: deliver) sends it,
-                # with no context since none was set on the database session
-                deliver(DeletedRow.objects.all(), "default")
-                DeletedRow.objects.all().delete()
+            author.delete()  # the database cascades to the book
     finally:
         post_delete.disconnect(receiver, sender=Book)
-    if HAS_DB_ACTIONS:
-        assert seen == [({"user_id": 42, "reason": "cleanup"},) * 2]
-    else:
-        assert seen == [(None, None)]
+    assert seen == [({"user_id": 42, "reason": "cleanup"},) * 2]
 
 
 @override_settings(ROWSYNC_DELIVERY="worker")
 def test_worker_mode_leaves_events_for_the_worker(deleted):
     shelf = Shelf.objects.create(name="s")
     Note.objects.create(shelf=shelf, text="x")
-    if HAS_DB_ACTIONS:
-        ledger = Ledger.objects.create(name="l")  # Entry is on_commit by RowsyncMeta
-        author = Author.objects.create(name="a")
-        Book.objects.create(author=author, title="b")
-        author.delete()
-        assert deleted.keys("Book") == []
-        rows = DeletedRow.objects.filter(model_label="evapp.book")
-        assert [(r.claimed_by, r.claimed_until) for r in rows] == [("", None)]
-        ledger.delete()
+    ledger = Ledger.objects.create(name="l")  # Entry is on_commit by RowsyncMeta
+    author = Author.objects.create(name="a")
+    Book.objects.create(author=author, title="b")
+    author.delete()
+    assert deleted.keys("Book") == []
+    rows = DeletedRow.objects.filter(model_label="evapp.book")
+    assert [(r.claimed_by, r.claimed_until) for r in rows] == [("", None)]
+    ledger.delete()
     shelf.delete()  # Django signals the note itself: no event left for it
     assert [p for p in pending() if p[0] == "evapp.note"] == []
 
