@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from rowsync.events.cli_common import add_import_argument, import_modules
 
 HELP = (
     "List dead letters (--list) or re-send them (--id N ... | --all [--model app.Model]); "
@@ -26,14 +27,7 @@ def add_arguments(parser: CommandParser) -> None:
     parser.add_argument(
         "--requeue", action="store_true", help="Mark them pending for a worker to deliver."
     )
-    parser.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="Import MODULE first (receivers connected outside an AppConfig.ready()).",
-    )
+    add_import_argument(parser)
 
 
 def handle(command: BaseCommand, **options: Any) -> None:
@@ -44,8 +38,7 @@ def handle(command: BaseCommand, **options: Any) -> None:
     """
     from rowsync.events.worker import dead_letters, replay
 
-    for module in options["imports"]:
-        importlib.import_module(module)
+    import_modules(options["imports"])
     using = options["database"]
     ids: list[int] = options["ids"]
     if options["list"]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from rowsync.events.cli_common import add_import_argument, import_modules
 from rowsync.events.retry import RetryPolicy
 
 HELP = (
@@ -54,22 +54,14 @@ def add_arguments(parser: CommandParser) -> None:
         help="How to claim events (default: what the database supports best).",
     )
     parser.add_argument("--worker-id", default=None, help="Name recorded in claimed_by.")
-    parser.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="Import MODULE first (receivers connected outside an AppConfig.ready()).",
-    )
+    add_import_argument(parser)
 
 
 def handle(command: BaseCommand, **options: Any) -> None:
     """Run the worker until it is stopped (or, with ``--drain``, until nothing is due)."""
     from rowsync.events.worker import Worker, WorkerStopped
 
-    for module in options["imports"]:
-        importlib.import_module(module)
+    import_modules(options["imports"])
     policy = RetryPolicy.from_settings()
     if options["max_attempts"] is not None or options["retry_delay"] is not None:
         policy = RetryPolicy(

@@ -27,7 +27,7 @@ from rowsync.identity.freshness import discard_row, update_row
 from rowsync.identity.keys import REGISTRY, IdentityOptions, is_mapped, normalise_pk, pk_of
 from rowsync.identity.map import IdentityConflict, IdentityMap
 from rowsync.identity.queryset import populate_existing
-from rowsync.identity.scope import SHARED, current_map, identity_scope
+from rowsync.identity.scope import SHARED, current_map, identity_scope, map_for
 from rowsync.identity.signals import flush, post_flush, pre_flush
 
 __all__ = [
@@ -78,18 +78,12 @@ def options_for(model: type[Model]) -> IdentityOptions | None:
     return REGISTRY.get(model)
 
 
-def _map_of(opts: IdentityOptions) -> IdentityMap:
-    from rowsync.identity import scope
-
-    return scope.SHARED if opts.shared else current_map()
-
-
 def get_cached(model: type[Model], pk: object, using: DbAlias | None = None) -> Model | None:
     """Return the current context's mapped instance of row ``pk``, None if not mapped."""
     opts = REGISTRY.get(model)
     if opts is None:
         return None
-    obj = _map_of(opts).lookup(opts, normalise_pk(opts, pk), using)
+    obj = map_for(opts).lookup(opts, normalise_pk(opts, pk), using)
     if obj is not None and using is not None and obj._state.db != using:
         return None
     return obj
@@ -99,7 +93,7 @@ def evict(instance: Model) -> None:
     """Forget ``instance``'s row in the current context's map (the instance is untouched)."""
     opts = REGISTRY.get(type(instance))
     if opts is not None:
-        _map_of(opts).remove(opts, pk_of(opts, instance), instance._state.db)
+        map_for(opts).remove(opts, pk_of(opts, instance), instance._state.db)
 
 
 def setup() -> None:

@@ -109,7 +109,7 @@ def register(obj: Model) -> None:
     if pk is None or (opts.composite and None in pk):  # type: ignore[operator]
         return
     db = obj._state.db
-    m = scope.SHARED if opts.shared else scope.current_map()
+    m = scope.map_for(opts)
     if m.lookup(opts, pk, db) is None:
         m.store(opts, pk, db, obj)
 

@@ -95,7 +95,7 @@ class IdentityModel(models.Model, metaclass=IdentityModelBase):
         opts = REGISTRY.get(cls)
         if opts is None:
             return None
-        m = scope.SHARED if opts.shared else scope.current_map()
+        m = scope.map_for(opts)
         obj = m.lookup(opts, normalise_pk(opts, pk), db)
         if obj is not None and db is not None and obj._state.db != db:
             return None
@@ -107,7 +107,7 @@ class IdentityModel(models.Model, metaclass=IdentityModelBase):
         opts = REGISTRY.get(type(instance))
         if opts is None:
             return
-        m = scope.SHARED if opts.shared else scope.current_map()
+        m = scope.map_for(opts)
         m.store(opts, pk_of(opts, instance), instance._state.db, instance)
 
     @classmethod
@@ -116,7 +116,7 @@ class IdentityModel(models.Model, metaclass=IdentityModelBase):
         opts = REGISTRY.get(type(instance))
         if opts is None:
             return
-        m = scope.SHARED if opts.shared else scope.current_map()
+        m = scope.map_for(opts)
         m.remove(opts, pk_of(opts, instance), instance._state.db)
 
     @classmethod

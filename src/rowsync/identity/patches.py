@@ -32,7 +32,7 @@ from django.db.models.query import ModelIterable
 from rowsync.identity import freshness, loading, prefetch, transactions
 from rowsync.identity.keys import REGISTRY
 from rowsync.identity.queryset import get_from_manager, get_from_map
-from rowsync.identity.scope import BYPASS, POPULATE, SHARED, current_map
+from rowsync.identity.scope import BYPASS, POPULATE, map_for
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MARK = "__rowsync_wrapped__"
@@ -163,7 +163,7 @@ def _parent_link_get_object(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self, instance)
         # Django builds the MTI parent from the child's values; use the mapped parent.
         pk = getattr(instance, field.attname)
-        m = SHARED if opts.shared else current_map()
+        m = map_for(opts)
         mapped = m.lookup(opts, pk, instance._state.db)
         if mapped is not None and mapped._state.db == instance._state.db:
             return mapped

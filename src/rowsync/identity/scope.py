@@ -20,10 +20,13 @@ from __future__ import annotations
 import weakref
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rowsync._typing import DbAlias
 from rowsync.identity.map import IdentityMap
+
+if TYPE_CHECKING:
+    from rowsync.identity.keys import IdentityOptions
 
 #: Load modes (``Session.mode`` is a bit mask; 0 takes the loader's fast path).
 NORMAL = 0
@@ -90,6 +93,11 @@ def current_session() -> Session:
 def current_map() -> IdentityMap:
     """Return the identity map of the current context (thread, task, request or scope)."""
     return current_session().map
+
+
+def map_for(opts: IdentityOptions) -> IdentityMap:
+    """Return the map holding rows of ``opts``'s model: the shared map or the current one."""
+    return SHARED if opts.shared else current_session().map
 
 
 def set_session(session: Session | None) -> Token[Session | None]:
