@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 from django.db.models.signals import post_delete
 
+from rowsync.events import inbox
 from rowsync.events.signals import post_db_update
 from rowsync.models import DeletedRow
 
@@ -47,6 +49,7 @@ def _empty_event_table(request):
         return
     request.getfixturevalue("_django_db_helper")
     DeletedRow.objects.all().delete()
+    inbox.clear("default")
 
 
 @pytest.fixture
@@ -68,5 +71,14 @@ def updated():
 
 
 def pending(using="default"):
-    """Return ``[(model_label, pk_text, op)]`` of the events left in the table."""
+    """Return ``[(model_label, pk_text, op)]`` of the events left (inbox rows moved first)."""
+    with transaction.atomic(using=using):
+        inbox.move_free(using, 10**9)
     return sorted(DeletedRow.objects.using(using).values_list("model_label", "pk_text", "op"))
+
+
+def queued(using="default"):
+    """Return the event table's rows after moving what waits in the inboxes into it."""
+    with transaction.atomic(using=using):
+        inbox.move_free(using, 10**9)
+    return DeletedRow.objects.using(using).all()

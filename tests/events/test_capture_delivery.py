@@ -21,7 +21,7 @@ from tests.evapp.models import (
     Review,
     Shelf,
 )
-from tests.events.conftest import pending
+from tests.events.conftest import pending, queued
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +57,7 @@ def test_raw_sql_delete_is_captured_with_row_image():
     Chapter.objects.all().delete()
     DeletedRow.objects.all().delete()
     raw(f"DELETE FROM {connection.ops.quote_name('evapp_book')} WHERE id = %s", [books[0].pk])
-    (event,) = DeletedRow.objects.all()
+    (event,) = queued()
     assert (event.model_label, event.op, event.pk_text) == ("evapp.book", "D", str(books[0].pk))
     assert event.claimed_by == "" and event.claimed_until is None
     assert event.row["title"] == "b0"
@@ -72,7 +72,7 @@ def test_rebuilt_instance_has_typed_values():
     Chapter.objects.all().delete()
     DeletedRow.objects.all().delete()
     raw(f"DELETE FROM {connection.ops.quote_name('evapp_book')} WHERE id = %s", [books[0].pk])
-    (outcome,) = deliver(DeletedRow.objects.all(), "default")
+    (outcome,) = deliver(queued(), "default")
     assert outcome.ok, outcome.error
     inst = outcome.instance
     assert isinstance(inst, Book)

@@ -73,7 +73,12 @@ class PostgreSQLBackend(BaseBackend):
             "SELECT k.conname, c.relname FROM pg_constraint k "
             "JOIN pg_class c ON c.oid = k.conrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE k.conname LIKE 'rowsync\\_%' AND n.nspname = current_schema()"
+            "WHERE k.conname LIKE 'rowsync\\_%' AND n.nspname = current_schema() "
+            "UNION ALL "
+            "SELECT c.relname, c.relname FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'r' AND c.relname LIKE 'rowsync\\_cb\\_%' "
+            "AND n.nspname = current_schema()"
         )
 
     # --- on_delete ---
@@ -161,10 +166,9 @@ class PostgreSQLBackend(BaseBackend):
     )
 
     def _capture_image(self, spec: Any, ref: str) -> str:
-        # The image follows the table's columns as they are, so the trigger survives
-        # added columns. row_to_json() writes JSON text: building jsonb instead cost
-        # about as much as the rest of the capture (docs/benchmarks.md). Sensitive
-        # columns can only be removed by name from jsonb.
+        # row_to_json() writes JSON text: building jsonb instead cost about as much as the
+        # rest of the capture (docs/benchmarks.md). Sensitive columns can only be removed
+        # by name from jsonb.
         if not spec.excluded_columns:
             return f"row_to_json({ref})::text"
         return (
@@ -183,22 +187,137 @@ class PostgreSQLBackend(BaseBackend):
             "v_txid, v_context, v_claim, v_until"
         )
 
+    capture_inbox: ClassVar[bool] = True
+    inbox_text_type: ClassVar[str] = "text"
+
+    #: Inbox column type per Django internal type: wide enough that altering the field
+    #: within its kind (``max_length``, ``IntegerField`` to ``BigIntegerField``) keeps the
+    #: inbox valid; other types are kept as text (an assignment cast exists from every type).
+    _inbox_types: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(
+            (
+                "AutoField",
+                "BigAutoField",
+                "SmallAutoField",
+                "IntegerField",
+                "BigIntegerField",
+                "SmallIntegerField",
+                "PositiveIntegerField",
+                "PositiveBigIntegerField",
+                "PositiveSmallIntegerField",
+            ),
+            "bigint",
+        ),
+        "BooleanField": "boolean",
+        "DateField": "date",
+        "DateTimeField": "timestamp with time zone",
+        "TimeField": "time",
+        "DurationField": "interval",
+        "DecimalField": "numeric",
+        "FloatField": "double precision",
+        "UUIDField": "uuid",
+        "BinaryField": "bytea",
+        "JSONField": "jsonb",
+        "GenericIPAddressField": "inet",
+        "IPAddressField": "inet",
+    }
+
+    def capture_inbox_sql(self, spec: Any) -> tuple[list[str], list[str]]:
+        """Return the inbox table, its columns typed after the captured ones (no constraints)."""
+        q = self.qn
+        image = ", ".join(
+            f"{q(c.column)} {self._inbox_types.get(c.internal, 'text')}" for c in spec.columns
+        )
+        install = [
+            f"CREATE TABLE {q(spec.inbox)} ({q('rowsync_seq')} bigserial PRIMARY KEY, "
+            f"{q('rowsync_txid')} text NOT NULL DEFAULT '', {q('rowsync_context')} jsonb, "
+            f"{q('rowsync_claim')} text NOT NULL DEFAULT '', "
+            f"{q('rowsync_until')} timestamp with time zone, {image})"
+        ]
+        moves = " ".join(sql + ";" for sql, _n in self.inbox_move_sql(spec, "1 = 1", None))
+        uninstall = [
+            f"DO $rowsync$ BEGIN IF to_regclass({self.capture_literal(q(spec.inbox))}) "
+            f"IS NOT NULL THEN {moves} END IF; END $rowsync$",
+            f"DROP TABLE IF EXISTS {q(spec.inbox)}",
+        ]
+        return install, uninstall
+
+    def inbox_image_sql(self, spec: Any, ref: str) -> str:
+        """Return the image as ``json_build_object`` over the image columns (JSON text)."""
+        cols = [c.column for c in spec.columns]
+        # json_build_object takes at most 100 arguments: nest groups of 50 columns.
+        parts = []
+        for start in range(0, len(cols), 50):
+            group = cols[start : start + 50]
+            parts.append(
+                "jsonb_build_object("
+                + ", ".join(f"{self.capture_literal(c)}, {ref}.{self.qn(c)}" for c in group)
+                + ")"
+            )
+        if len(parts) == 1:
+            return "json_build_object" + parts[0][len("jsonb_build_object") :] + "::text"
+        return "(" + " || ".join(parts) + ")::text"
+
+    def inbox_free_sql(self) -> str:
+        """No claim, or a lease that ran out."""
+        return '("rowsync_claim" = \'\' OR "rowsync_until" < clock_timestamp())'
+
+    def inbox_move_sql(self, spec: Any, where: str, limit: int | None) -> list[tuple[str, int]]:
+        """Move rows with one statement: ``DELETE ... RETURNING`` feeding the ``INSERT``.
+
+        With a limit, the rows are locked ``FOR UPDATE SKIP LOCKED``: workers running at
+        once move different rows.
+        """
+        if limit is None:
+            return super().inbox_move_sql(spec, where, limit)
+        q = self.qn
+        inbox = q(spec.inbox)
+        seq = q("rowsync_seq")
+        cols = ", ".join(q(c) for c in self.capture_event_columns)
+        return [
+            (
+                f"WITH i AS (DELETE FROM {inbox} WHERE {seq} IN (SELECT {seq} FROM {inbox} "
+                f"WHERE {where} ORDER BY {seq} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) "
+                f"RETURNING *) INSERT INTO {q(self.capture_event_table)} ({cols}) "
+                f"SELECT {self.capture_literal(spec.model_label)}, "
+                f"{self.capture_literal(spec.table)}, 'D', i.{q(spec.pk_column)}::text, "
+                f"{self.inbox_image_sql(spec, 'i')}, NULL, i.{q('rowsync_txid')}, "
+                f"i.{q('rowsync_context')}, i.{q('rowsync_claim')}, i.{q('rowsync_until')} "
+                f"FROM i ORDER BY i.{seq}",
+                1,
+            )
+        ]
+
+    def inbox_stamp_sql(self, spec: Any, where: str) -> str:
+        """Claims and leases are written by the triggers on PostgreSQL."""
+        raise NotImplementedError("PostgreSQL's capture triggers stamp the claim themselves")
+
     def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
         """Return PostgreSQL's capture triggers of one table.
 
         Deletes: one ``AFTER DELETE ... FOR EACH STATEMENT`` trigger with a transition
         table, fired once per statement, cascades included, with every deleted row
-        (https://www.postgresql.org/docs/current/sql-createtrigger.html): about half the
-        cost of a row-level trigger. Updates by FK actions: a row-level trigger whose
+        (https://www.postgresql.org/docs/current/sql-createtrigger.html), copied with one
+        ``INSERT ... SELECT`` into the table's inbox; claim, lease and actor context are
+        read once per statement. Rows nobody claimed wake the workers (``NOTIFY``, sent
+        on commit). Updates by FK actions: a row-level trigger whose
         ``WHEN pg_trigger_depth() >= 1`` lets ordinary ``UPDATE`` statements pass without
-        a call (transition tables are refused with column lists).
+        a call (transition tables are refused with column lists); they go to the event
+        table.
         """
         out: list[tuple[str, list[str], list[str]]] = []
         if not spec.captured:
             return out
         table = spec.table
         name = self.capture_trigger_name("cd", table)
-        body = self._capture_select(spec, "D", "o", "NULL") + ' FROM "rowsync_old" o;'
+        meta = '"rowsync_txid", "rowsync_context", "rowsync_claim", "rowsync_until"'
+        cols = ", ".join(f'"{c.column}"' for c in spec.columns)
+        values = ", ".join(f'o."{c.column}"' for c in spec.columns)
+        body = (
+            f'INSERT INTO "{spec.inbox}" ({meta}, {cols}) '
+            f'SELECT v_txid, v_context, v_claim, v_until, {values} FROM "rowsync_old" o; '
+            f"IF v_claim = '' THEN PERFORM pg_notify('{self.worker_channel}', ''); END IF;"
+        )
         out.append(
             (
                 name,

@@ -20,7 +20,8 @@ class SQLiteBackend(BaseBackend):
         """Return a query listing ``(name, table)`` of rowsync's triggers."""
         return (
             "SELECT name, tbl_name FROM sqlite_master "
-            "WHERE type = 'trigger' AND name LIKE 'rowsync\\_%' ESCAPE '\\'"
+            "WHERE (type = 'trigger' AND name LIKE 'rowsync\\_%' ESCAPE '\\') "
+            "OR (type = 'table' AND name LIKE 'rowsync\\_cb\\_%' ESCAPE '\\')"
         )
 
     # --- on_delete ---
@@ -110,25 +111,68 @@ class SQLiteBackend(BaseBackend):
             f"{changes}, '', NULL, '', NULL;"
         )
 
+    capture_inbox: ClassVar[bool] = True
+
+    def capture_inbox_sql(self, spec: Any) -> tuple[list[str], list[str]]:
+        """Return the inbox table: untyped columns keep every value as the table stores it.
+
+        ``rowsync_seq`` is the rowid (https://www.sqlite.org/lang_createtable.html#rowid):
+        new rows get ``MAX(rowid) + 1``, so rows a delete adds come after those before it.
+        """
+        q = self.qn
+        image = ", ".join(q(c.column) for c in spec.columns)
+        install = [
+            f"CREATE TABLE {q(spec.inbox)} ({q('rowsync_seq')} INTEGER PRIMARY KEY, "
+            f"{q('rowsync_txid')} TEXT NOT NULL DEFAULT '', {q('rowsync_context')} TEXT, "
+            f"{q('rowsync_claim')} TEXT NOT NULL DEFAULT '', {q('rowsync_until')} TEXT, "
+            f"{image})"
+        ]
+        uninstall = [sql for sql, _n in self.inbox_move_sql(spec, "1 = 1", None)]
+        uninstall.append(f"DROP TABLE IF EXISTS {q(spec.inbox)}")
+        return install, uninstall
+
+    def inbox_image_sql(self, spec: Any, ref: str) -> str:
+        """Return the ``json_object`` the row-level triggers used to write."""
+        return self._capture_image(spec, ref)
+
+    def inbox_free_sql(self) -> str:
+        """No claim, or a lease that ran out (leases are UTC text, as Django stores them)."""
+        return (
+            '("rowsync_claim" = \'\' OR ("rowsync_until" IS NOT NULL AND '
+            "\"rowsync_until\" < strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')))"
+        )
+
+    def inbox_stamp_sql(self, spec: Any, where: str) -> str:
+        """Stamp claim, lease and context (the triggers write none: see above)."""
+        return (
+            f'UPDATE "{spec.inbox}" SET "rowsync_claim" = %s, "rowsync_until" = '
+            "CASE WHEN %s IS NULL THEN NULL ELSE strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', "
+            "'+' || %s || ' seconds') END, "
+            f'"rowsync_context" = COALESCE("rowsync_context", %s) WHERE {where}'
+        )
+
     def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
         """Return SQLite's row-level capture triggers of one table.
 
         SQLite fires the child's triggers for FK actions, so one ``AFTER DELETE`` trigger
-        per captured table sees direct, raw-SQL and cascaded deletes alike; an
-        ``AFTER UPDATE OF <fk>`` trigger records rows an FK action changed, recognised by
-        their old parent being gone (https://www.sqlite.org/foreignkeys.html#fk_actions).
+        per captured table sees direct, raw-SQL and cascaded deletes alike and copies the
+        row into the table's inbox; an ``AFTER UPDATE OF <fk>`` trigger records rows an
+        FK action changed, recognised by their old parent being gone
+        (https://www.sqlite.org/foreignkeys.html#fk_actions), in the event table.
         """
         out: list[tuple[str, list[str], list[str]]] = []
         if not spec.captured:
             return out
         table = spec.table
         name = self.capture_trigger_name("cd", table)
+        cols = ", ".join(f'"{c.column}"' for c in spec.columns)
+        values = ", ".join(f'OLD."{c.column}"' for c in spec.columns)
         out.append(
             (
                 name,
                 [
                     f'CREATE TRIGGER "{name}" AFTER DELETE ON "{table}" FOR EACH ROW BEGIN '
-                    f"{self._capture_insert(spec, 'D', 'OLD', 'NULL')} END"
+                    f'INSERT INTO "{spec.inbox}" ({cols}) VALUES ({values}); END'
                 ],
                 [f'DROP TRIGGER IF EXISTS "{name}"'],
             )

@@ -23,6 +23,7 @@ from django.apps import apps
 from django.db import models
 
 from rowsync import conf
+from rowsync.schema.objects import object_name
 from rowsync.selection import selects
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "captured_models",
     "db_action",
     "excluded_fields",
+    "inbox_table",
     "is_captured",
     "model_option",
 ]
@@ -126,10 +128,14 @@ class ImageColumn:
     Attributes:
         column: Column name.
         kind: ``"value"``, ``"binary"`` (rendered as hex) or ``"json"``.
+        internal: Django's internal type of the field (a foreign key's is its target
+            field's); backends that copy rows into typed inbox tables choose the column
+            type from it.
     """
 
     column: str
     kind: str = "value"
+    internal: str = ""
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,8 @@ class CaptureSpec:
         cascades: FK edges into captured tables that the database follows when a row of
             this table is deleted (used where FK actions fire no triggers).
         excluded_columns: Columns of sensitive fields, left out of the image.
+        inbox: The table the capture triggers copy deleted rows into, on engines with
+            inbox tables (see :mod:`rowsync.events.inbox`).
     """
 
     model_label: str
@@ -177,6 +185,20 @@ class CaptureSpec:
     captured: bool = True
     cascades: tuple[CascadeEdge, ...] = field(default=())
     excluded_columns: tuple[str, ...] = ()
+    inbox: str = ""
+
+
+def inbox_table(table: str) -> str:
+    """Return the name of the inbox table of captured table ``table``."""
+    return object_name("cb", table)
+
+
+def _internal_type(f: models.Field[Any, Any]) -> str:
+    seen = 0
+    while isinstance(f, models.ForeignKey) and seen < 10:
+        f = f.target_field
+        seen += 1
+    return str(f.get_internal_type())
 
 
 def _image(model: type[models.Model]) -> tuple[ImageColumn, ...]:
@@ -192,7 +214,7 @@ def _image(model: type[models.Model]) -> tuple[ImageColumn, ...]:
             kind = "json"
         else:
             kind = "value"
-        out.append(ImageColumn(f.column, kind))
+        out.append(ImageColumn(f.column, kind, _internal_type(f)))
     return tuple(out)
 
 
@@ -254,6 +276,7 @@ def _spec(model: type[models.Model], *, with_cascades: bool, depth: int = 15) ->
         fk_columns=fk_columns,
         captured=is_captured(model),
         cascades=_edges(model, frozenset({model}), depth) if with_cascades else (),
+        inbox=inbox_table(opts.db_table),
         excluded_columns=tuple(
             sorted(
                 f.column

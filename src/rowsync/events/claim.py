@@ -208,8 +208,11 @@ def record_failure(
 
 
 def pending_count(using: str) -> int:
-    """Return how many events wait for delivery (including those waiting for a retry)."""
-    return DeletedRow.objects.using(using).filter(status=DeletedRow.Status.PENDING).count()
+    """Return how many events wait for delivery (retries and inbox rows included)."""
+    from rowsync.events import inbox
+
+    queued = DeletedRow.objects.using(using).filter(status=DeletedRow.Status.PENDING).count()
+    return queued + inbox.pending_count(using)
 
 
 def dead_count(using: str) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,9 +32,9 @@ from django.db.models.signals import post_delete
 
 from rowsync import conf
 from rowsync.backends import get_backend, is_supported
-from rowsync.events import receivers
+from rowsync.events import direct, inbox, receivers
 from rowsync.events import signals as rowsync_signals
-from rowsync.events.capture import captured_models
+from rowsync.events.capture import CaptureSpec, captured_models
 from rowsync.events.context import current_context_json
 from rowsync.events.dispatch import (
     UPDATE,
@@ -86,6 +86,15 @@ class Session:
     previous: tuple[str, int | None, str | None] | None = None
     # {(model label, pk text)} of rows Django's Collector sent post_delete for itself
     signalled: set[tuple[str, str]] = field(default_factory=set)
+    #: Inboxes of the captured tables (engines with ``capture_inbox``).
+    boxes: tuple[CaptureSpec, ...] = ()
+    #: ``{inbox: highest rowsync_seq}`` before the delete, and after it (None: not read).
+    box_floors: dict[str, int] = field(default_factory=dict)
+    box_ceilings: dict[str, int] | None = None
+    #: What ``rowsync_claim`` of this session's inbox rows holds right now.
+    box_tag: str = ""
+    #: Inbox rows wait for the on-commit delivery to move them.
+    box_waiting: bool = False
 
 
 # {alias: [Session, ...]} innermost last; sessions nest when a receiver deletes rows.
@@ -109,6 +118,7 @@ def capture_session(
     lease: int | None = None,
     context: str | None = None,
     claim: str | None = None,
+    models_deleted: Iterable[type[models.Model]] | None = None,
 ) -> Iterator[Session]:
     """Stamp the events recorded inside with a new claim token. Use inside ``atomic``.
 
@@ -120,6 +130,8 @@ def capture_session(
             of :func:`rowsync.events.context.actor_context`.
         claim: The token to stamp (default: a new one; ``""`` leaves the events free
             for the worker).
+        models_deleted: The models whose rows the session deletes (their inboxes, and
+            those the database cascades into, are watched); None watches every inbox.
     """
     backend = get_backend(connections[using])
     stack = _stack.setdefault(using, [])
@@ -138,6 +150,12 @@ def capture_session(
         session.tag = session.claim
     row = _execute(using, backend.capture_session_begin_sql(session.claim, lease, session.context))
     session.floor = int(row[-1]) if row else 0
+    session.boxes = (
+        inbox.specs(using) if models_deleted is None else inbox.reachable(using, models_deleted)
+    )
+    if session.boxes:
+        session.box_floors = inbox.ceilings(using, session.boxes)
+        session.box_tag = session.tag
     stack.append(session)
     try:
         yield session
@@ -421,6 +439,8 @@ def _drain_on_commit(using: str, session: Session, origin: Any) -> None:
     """Deliver an on-commit session's events after the commit, one transaction per batch."""
     try:
         with transaction.atomic(using=using):
+            if session.box_waiting:
+                _box_move(session, _touched_boxes(session))
             _stream(session, origin, phase="on_commit")
     except Exception:
         # The events stay leased; a worker delivers them once the lease ends.
@@ -449,6 +469,112 @@ def _drop_signalled(session: Session) -> None:
                 )
 
 
+def _touched_boxes(session: Session) -> list[CaptureSpec]:
+    """Return the inboxes this session's delete wrote rows into (one query)."""
+    if not session.boxes:
+        return []
+    if session.box_ceilings is None:
+        session.box_ceilings = inbox.ceilings(session.using, session.boxes)
+    tops = session.box_ceilings
+    return [b for b in session.boxes if tops[b.inbox] > session.box_floors[b.inbox]]
+
+
+def _box_range(session: Session, box: CaptureSpec) -> tuple[str, list[Any]]:
+    """Return the condition selecting this session's rows in ``box``'s inbox."""
+    assert session.box_ceilings is not None
+    return (
+        _q(session.using, '"rowsync_seq" > %s AND "rowsync_seq" <= %s AND "rowsync_claim" = %s'),
+        [session.box_floors[box.inbox], session.box_ceilings[box.inbox], session.box_tag],
+    )
+
+
+def _box_drop_signalled(session: Session, boxes: list[CaptureSpec]) -> None:
+    """Delete the inbox rows of rows Django's collector signalled itself."""
+    using = session.using
+    by_label: dict[str, list[str]] = {}
+    for label, pk_text in session.signalled:
+        by_label.setdefault(label, []).append(pk_text)
+    text = get_backend(connections[using]).inbox_text_type
+    with connections[using].cursor() as cursor:
+        for box in boxes:
+            pks = by_label.get(box.model_label)
+            if not pks:
+                continue
+            where, params = _box_range(session, box)
+            pk = connections[using].ops.quote_name(box.pk_column)
+            for start in range(0, len(pks), 500):
+                chunk = pks[start : start + 500]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    f"DELETE FROM {connections[using].ops.quote_name(box.inbox)} WHERE {where} "
+                    f"AND CAST({pk} AS {text}) IN ({marks})",
+                    [*params, *chunk],
+                )
+
+
+def _box_stamp(session: Session, boxes: list[CaptureSpec], claim: str, lease: int | None) -> None:
+    """Give this session's inbox rows a claim, lease and context (SQLite's triggers write none)."""
+    backend = get_backend(connections[session.using])
+    with connections[session.using].cursor() as cursor:
+        for box in boxes:
+            where, params = _box_range(session, box)
+            cursor.execute(
+                backend.inbox_stamp_sql(box, where),
+                [claim, lease, lease, session.context, *params],
+            )
+    session.box_tag = claim
+
+
+def _box_move(session: Session, boxes: list[CaptureSpec]) -> None:
+    """Move this session's inbox rows into the event table (they follow its floor)."""
+    for box in boxes:
+        where, params = _box_range(session, box)
+        inbox.move(session.using, box, where, params)
+    if boxes:
+        session.ceiling = None
+    session.box_waiting = False
+
+
+def _deliver_direct(session: Session, boxes: list[CaptureSpec], origin: Any) -> list[CaptureSpec]:
+    """Deliver from the inboxes whose receivers all run now; return the other inboxes.
+
+    See :mod:`rowsync.events.direct`. Rows that cannot be rebuilt stay in their inbox,
+    which is returned too (the event-table path releases them to the worker).
+    """
+    from django.apps import apps
+
+    if not boxes:
+        return []
+    rest: list[CaptureSpec] = []
+    using = session.using
+    assert session.box_ceilings is not None
+    for box in boxes:
+        try:
+            model = apps.get_model(box.model_label)
+        except LookupError:
+            rest.append(box)
+            continue
+        part = receivers.split(post_delete, model, _model_mode(model), "", "transaction")
+        if part.next_mode is not None:
+            rest.append(box)
+            continue
+        bad = direct.deliver_box(
+            using,
+            model,
+            box,
+            _q(using, '"rowsync_claim" = %s'),
+            [session.box_tag],
+            session.box_floors[box.inbox],
+            session.box_ceilings[box.inbox],
+            origin,
+            None if part.everyone else list(part.now),
+            session.context,
+        )
+        if bad:
+            rest.append(box)
+    return rest
+
+
 def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
     """Deliver or hand over what a capture session recorded (see the module docstring).
 
@@ -460,19 +586,29 @@ def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
             signalled itself are dropped, so ``delete()`` returns quickly.
     """
     using = session.using
+    boxes = _touched_boxes(session)
+    if boxes and session.signalled:
+        _box_drop_signalled(session, boxes)
     if "transaction" not in modes and not ("worker" in modes and "on_commit" in modes):
-        _drop_signalled(session)
+        if not session.boxes:
+            _drop_signalled(session)
         if "on_commit" in modes:
             # Every event of this delete is in place: the range delivery will read.
             session.ceiling = _ceiling(using)
             if session.tag != session.claim:
                 # The lease must be in place when the transaction commits.
                 _stamp_range(session, session.claim, session.lease)
+            if boxes and session.box_tag != session.claim:
+                _box_stamp(session, boxes, session.claim, session.lease)
+            session.box_waiting = bool(boxes)
         elif session.unstamped_context:
             _stamp_range(session, "", None)
+            if boxes:
+                _box_stamp(session, boxes, "", None)
         if "on_commit" in modes:
             transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
         return
+    _box_move(session, _deliver_direct(session, boxes, origin))
     kept = _stream(session, origin, phase="transaction")
     if kept and session.tag != session.claim:
         # The kept events were stamped batch by batch; read them by the claim now.
@@ -495,6 +631,13 @@ def _modes_in_play() -> frozenset[str]:
     return modes | receivers.declared_modes()
 
 
+def _deleted_models(collector: Collector) -> set[type[models.Model]]:
+    """Return the models ``collector`` deletes rows of (the database may cascade further)."""
+    found = set(collector.data)
+    found.update(qs.model for qs in collector.fast_deletes)
+    return found
+
+
 def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) -> Any:
     using = collector.using
     if not is_supported(connections[using]):
@@ -507,6 +650,7 @@ def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) 
             using,
             lease=None if worker_only else conf.delivery_lease(),
             claim="" if worker_only else None,
+            models_deleted=_deleted_models(collector),
         ) as session:
             session.signalled = signalled
             result = original(collector)

@@ -1,4 +1,4 @@
-"""Capture triggers as frozen database objects (the ``events`` contributor).
+"""Capture triggers and inbox tables as frozen database objects (the ``events`` contributor).
 
 The SQL comes from the backend (``capture_triggers_sql``); :mod:`rowsync.schema` freezes
 it into migrations, re-creates it after SQLite table rebuilds and installs it on test
@@ -33,6 +33,23 @@ def capture_objects(model: type[Model], backend: BaseBackend) -> list[CompiledSQ
         | {"rowsync_deleted_row", "rowsync_capture_session"}
         | _cascade_tables(spec)
     )
+    objects: list[tuple[str, list[str], list[str], str, set[str]]] = []
+    if spec.captured and backend.capture_inbox:
+        install, uninstall = backend.capture_inbox_sql(spec)
+        objects.append((spec.inbox, install, uninstall, "table", {"rowsync_deleted_row"}))
+    # The delete trigger copies rows into the inbox (where the engine has inboxes).
+    copies = backend.capture_trigger_name("cd", spec.table) if objects else ""
+    for name, install, uninstall in backend.capture_triggers_sql(spec):
+        names = {t for t in references if t != spec.table}
+        objects.append(
+            (
+                name,
+                install,
+                uninstall,
+                "trigger",
+                names | ({spec.inbox} if name == copies else set()),
+            )
+        )
     return [
         CompiledSQL(
             name=name,
@@ -41,10 +58,10 @@ def capture_objects(model: type[Model], backend: BaseBackend) -> list[CompiledSQ
             install_sql=tuple(install),
             uninstall_sql=tuple(uninstall),
             owner=OWNER,
-            kind="trigger",
-            references=tuple(t for t in references if t != spec.table),
+            kind=kind,
+            references=tuple(sorted(names)),
         )
-        for name, install, uninstall in backend.capture_triggers_sql(spec)
+        for name, install, uninstall, kind, names in objects
     ]
 
 

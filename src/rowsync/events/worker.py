@@ -41,6 +41,7 @@ from rowsync import conf
 from rowsync.backends import get_backend
 from rowsync.backends.base import WorkerListener
 from rowsync.events import claim as claims
+from rowsync.events import inbox
 from rowsync.events.claim import ClaimedEvent
 from rowsync.events.retry import RetryPolicy, describe_error, is_permanent
 from rowsync.exceptions import RowsyncError
@@ -153,6 +154,9 @@ class Worker:
         ids: list[int] = []
         try:
             with transaction.atomic(using=self.using):
+                # Rows the capture triggers left in the inboxes join the queue first; a
+                # failure below moves them back with everything else.
+                inbox.move_free(self.using, self.batch_size)
                 # One statement claims and deletes the batch where the engine allows it;
                 # a failure below rolls the deletion back with everything else.
                 events = claims.take(

@@ -65,6 +65,10 @@ def install_objects(
 def uninstall_objects(connection: BaseDatabaseWrapper, objects: Iterable[CompiledSQL]) -> None:
     """Run the uninstall SQL of ``objects`` meant for ``connection``'s engine."""
     todo = [o for o in objects if o.vendor == connection.vendor]
+    if any(o.kind == "table" for o in todo):
+        # A table's uninstall statements read it first: skip tables that are gone.
+        tables = set(connection.introspection.table_names())
+        todo = [o for o in todo if o.kind != "table" or o.name in tables]
     if not todo:
         return
     with connection.schema_editor() as editor:

@@ -96,6 +96,13 @@ class _ObjectOperation(Operation):
         install: bool,
     ) -> None:
         if self._applies(schema_editor, app_label, state):
+            if (
+                not install
+                and self.obj.kind == "table"
+                and not getattr(schema_editor, "collect_sql", False)
+                and self.obj.name not in schema_editor.connection.introspection.table_names()
+            ):
+                return  # uninstall statements must tolerate absence; a table's may not
             run_statements(
                 schema_editor, self.obj.install_sql if install else self.obj.uninstall_sql
             )

@@ -1,0 +1,169 @@
+"""Inbox tables: where the delete triggers of a captured table copy the rows it loses.
+
+On engines with ``capture_inbox`` (SQLite, PostgreSQL) each captured table has an inbox
+table, ``rowsync_cb_<table>_<hash5>``, created by its migration next to the triggers:
+the image columns typed after the table's own, plus ``rowsync_seq`` (order), the
+transaction id, the actor context, and the claim and lease of the process that will
+deliver the rows. Copying a row, typed, is the cheapest write a trigger can make (no JSON
+per row), so a database-side delete costs little more than without capture.
+
+The event table (``rowsync.models.DeletedRow``) stays the one queue that workers claim,
+retry, dead-letter and replay from. Rows move from the inboxes into it, as JSON row
+images, with one ``INSERT ... SELECT`` per inbox:
+
+* in-process delivery moves the rows of its own delete (its sequence range and claim);
+* a worker moves rows nobody holds (no claim, or a lease that ran out) before claiming;
+* removing an inbox (a changed model) moves what it still holds first.
+
+MariaDB/MySQL capture rows before the cascade, from the parent's triggers, straight into
+the event table (no inboxes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connections, models
+
+from rowsync import conf
+from rowsync.backends import get_backend, is_supported
+from rowsync.events.capture import CaptureSpec, _spec, captured_models, db_action
+
+__all__ = ["ceilings", "clear", "move", "move_free", "pending_count", "reachable", "specs"]
+
+# {(vendor, ROWSYNC_CAPTURE): specs of the captured tables}
+_SPECS: dict[tuple[str, str], tuple[CaptureSpec, ...]] = {}
+
+
+def specs(using: str) -> tuple[CaptureSpec, ...]:
+    """Return the capture specs of the tables with an inbox on database ``using``."""
+    connection = connections[using]
+    if not is_supported(connection) or not get_backend(connection).capture_inbox:
+        return ()
+    key = (connection.vendor, repr(conf.capture_selection()))
+    found = _SPECS.get(key)
+    if found is None:
+        found = _SPECS[key] = tuple(
+            _spec(model, with_cascades=False) for model in captured_models()
+        )
+    return found
+
+
+# {(vendor, ROWSYNC_CAPTURE, models): the inboxes a delete of those models may fill}
+_REACHABLE: dict[tuple[str, str, frozenset[type[models.Model]]], tuple[CaptureSpec, ...]] = {}
+
+
+def _cascade_closure(start: Iterable[type[models.Model]]) -> set[type[models.Model]]:
+    """Return ``start`` and every model the database may delete rows of when they lose rows."""
+    seen: set[type[models.Model]] = set()
+    stack = [m._meta.concrete_model or m for m in start]
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for rel in model._meta.related_objects:
+            child = rel.related_model
+            if not isinstance(child, type) or not isinstance(rel.field, models.ForeignKey):
+                continue
+            # DO_NOTHING leaves the rows to the database, which may cascade (an FK
+            # declared outside Django's models).
+            if db_action(rel.field) == "CASCADE" or rel.on_delete is models.DO_NOTHING:
+                stack.append(child._meta.concrete_model or child)
+    return seen
+
+
+def reachable(using: str, start: Iterable[type[models.Model]]) -> tuple[CaptureSpec, ...]:
+    """Return the inboxes that deleting rows of the models ``start`` may write into.
+
+    The models themselves and every model below them through a foreign key the database
+    acts on: rowsync's and Django's ``DB_CASCADE``, and ``DO_NOTHING`` (the database may
+    cascade where Django's models do not say so).
+    """
+    boxes = specs(using)
+    if not boxes:
+        return ()
+    wanted = frozenset(start)
+    key = (connections[using].vendor, repr(conf.capture_selection()), wanted)
+    found = _REACHABLE.get(key)
+    if found is None:
+        labels = {m._meta.label_lower for m in _cascade_closure(wanted)}
+        found = _REACHABLE[key] = tuple(b for b in boxes if b.model_label in labels)
+    return found
+
+
+def _qn(using: str, name: str) -> str:
+    return str(connections[using].ops.quote_name(name))
+
+
+def ceilings(using: str, boxes: Sequence[CaptureSpec]) -> dict[str, int]:
+    """Return ``{inbox: highest rowsync_seq}`` of ``boxes`` (0 when empty), in one query."""
+    if not boxes:
+        return {}
+    seq = _qn(using, "rowsync_seq")
+    sql = "SELECT " + ", ".join(
+        f"(SELECT COALESCE(MAX({seq}), 0) FROM {_qn(using, box.inbox)})" for box in boxes
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    return {box.inbox: int(value) for box, value in zip(boxes, row or (), strict=True)}
+
+
+def move(
+    using: str,
+    box: CaptureSpec,
+    where: str,
+    params: Sequence[Any],
+    *,
+    limit: int | None = None,
+) -> int:
+    """Move the rows of ``box``'s inbox that ``where`` selects into the event table.
+
+    Returns:
+        How many rows moved.
+    """
+    backend = get_backend(connections[using])
+    moved = 0
+    with connections[using].cursor() as cursor:
+        for index, (sql, times) in enumerate(backend.inbox_move_sql(box, where, limit)):
+            cursor.execute(sql, list(params) * times)
+            if index == 0:
+                moved = max(cursor.rowcount, 0)
+    return moved
+
+
+def move_free(using: str, limit: int) -> int:
+    """Move up to ``limit`` rows nobody holds, oldest first per inbox. Call inside ``atomic``."""
+    boxes = specs(using)
+    if not boxes:
+        return 0
+    free = get_backend(connections[using]).inbox_free_sql()
+    moved = 0
+    for box in boxes:
+        if moved >= limit:
+            break
+        moved += move(using, box, free, (), limit=limit - moved)
+    return moved
+
+
+def pending_count(using: str) -> int:
+    """Return how many rows wait in the inboxes of database ``using``."""
+    boxes = specs(using)
+    if not boxes:
+        return 0
+    sql = "SELECT " + " + ".join(
+        f"(SELECT COUNT(*) FROM {_qn(using, box.inbox)})" for box in boxes
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def clear(using: str) -> None:
+    """Empty every inbox of database ``using`` (tests; the rows are not delivered)."""
+    with connections[using].cursor() as cursor:
+        for box in specs(using):
+            cursor.execute(f"DELETE FROM {_qn(using, box.inbox)}")
