@@ -7,7 +7,7 @@ A backend holds facts (feature flags) and SQL templates for one vendor. Callers 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -269,14 +269,12 @@ class BaseBackend:
     # in-process delivery needs them there.
     #: Do the capture triggers write deleted rows into per-table inbox tables?
     capture_inbox: ClassVar[bool] = False
-    #: Columns rowsync adds to every inbox table, before the image columns.
-    inbox_columns: ClassVar[tuple[str, ...]] = (
-        "rowsync_seq",
-        "rowsync_txid",
-        "rowsync_context",
-        "rowsync_claim",
-        "rowsync_until",
-    )
+    #: Does the inbox have ``rowsync_seq``, increasing with each row written? Sessions
+    #: then find their rows by a sequence range (plus the claim); otherwise by the claim
+    #: alone, which the triggers must then write.
+    inbox_ordered: ClassVar[bool] = True
+    #: Expression identifying an inbox row within a transaction.
+    inbox_row_id: ClassVar[str] = '"rowsync_seq"'
 
     def capture_inbox_sql(self, spec: Any) -> tuple[list[str], list[str]]:
         """Return ``(install, uninstall)`` statements of ``spec``'s inbox table.
@@ -309,6 +307,7 @@ class BaseBackend:
         q = self.qn
         inbox = q(spec.inbox)
         seq = q("rowsync_seq")
+        order = f" ORDER BY i.{seq}" if self.inbox_ordered else ""
         cols = ", ".join(q(c) for c in self.capture_event_columns)
         move = (
             f"INSERT INTO {q(self.capture_event_table)} ({cols}) "
@@ -317,7 +316,7 @@ class BaseBackend:
             f"CAST(i.{q(spec.pk_column)} AS {self.inbox_text_type}), "
             f"{self.inbox_image_sql(spec, 'i')}, NULL, i.{q('rowsync_txid')}, "
             f"i.{q('rowsync_context')}, i.{q('rowsync_claim')}, i.{q('rowsync_until')} "
-            f"FROM {inbox} i WHERE {{where}} ORDER BY i.{seq}"
+            f"FROM {inbox} i WHERE {{where}}{order}"
         )
         if limit is None:
             return [
@@ -332,6 +331,14 @@ class BaseBackend:
             (move.format(where=f"({where}) AND i.{seq} <= {bound}"), 2),
             (f"DELETE FROM {inbox} WHERE ({where}) AND {seq} <= {bound}", 2),
         ]
+
+    def fast_converter(self, converter: Callable[..., Any]) -> Callable[..., Any]:
+        """Return an equivalent of Django's result converter ``converter``, maybe faster.
+
+        Delivery straight from an inbox converts every value the way a query result is
+        converted; an engine may swap in a quicker function that returns the same values.
+        """
+        return converter
 
     #: The SQL type a primary key is cast to for ``pk_text``.
     inbox_text_type: ClassVar[str] = "TEXT"

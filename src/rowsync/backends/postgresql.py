@@ -189,6 +189,11 @@ class PostgreSQLBackend(BaseBackend):
 
     capture_inbox: ClassVar[bool] = True
     inbox_text_type: ClassVar[str] = "text"
+    # No sequence and no index: a nextval() and a B-tree entry per row cost as much as
+    # the copy itself (docs/benchmarks.md). Sessions find their rows by the claim the
+    # trigger writes; rows are told apart by ctid within a transaction.
+    inbox_ordered: ClassVar[bool] = False
+    inbox_row_id: ClassVar[str] = "ctid"
 
     #: Inbox column type per Django internal type: wide enough that altering the field
     #: within its kind (``max_length``, ``IntegerField`` to ``BigIntegerField``) keeps the
@@ -229,8 +234,8 @@ class PostgreSQLBackend(BaseBackend):
             f"{q(c.column)} {self._inbox_types.get(c.internal, 'text')}" for c in spec.columns
         )
         install = [
-            f"CREATE TABLE {q(spec.inbox)} ({q('rowsync_seq')} bigserial PRIMARY KEY, "
-            f"{q('rowsync_txid')} text NOT NULL DEFAULT '', {q('rowsync_context')} jsonb, "
+            f"CREATE TABLE {q(spec.inbox)} ({q('rowsync_txid')} text NOT NULL DEFAULT '', "
+            f"{q('rowsync_context')} jsonb, "
             f"{q('rowsync_claim')} text NOT NULL DEFAULT '', "
             f"{q('rowsync_until')} timestamp with time zone, {image})"
         ]
@@ -272,18 +277,17 @@ class PostgreSQLBackend(BaseBackend):
             return super().inbox_move_sql(spec, where, limit)
         q = self.qn
         inbox = q(spec.inbox)
-        seq = q("rowsync_seq")
         cols = ", ".join(q(c) for c in self.capture_event_columns)
         return [
             (
-                f"WITH i AS (DELETE FROM {inbox} WHERE {seq} IN (SELECT {seq} FROM {inbox} "
-                f"WHERE {where} ORDER BY {seq} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) "
+                f"WITH i AS (DELETE FROM {inbox} WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
+                f"{inbox} WHERE {where} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)) "
                 f"RETURNING *) INSERT INTO {q(self.capture_event_table)} ({cols}) "
                 f"SELECT {self.capture_literal(spec.model_label)}, "
                 f"{self.capture_literal(spec.table)}, 'D', i.{q(spec.pk_column)}::text, "
                 f"{self.inbox_image_sql(spec, 'i')}, NULL, i.{q('rowsync_txid')}, "
                 f"i.{q('rowsync_context')}, i.{q('rowsync_claim')}, i.{q('rowsync_until')} "
-                f"FROM i ORDER BY i.{seq}",
+                "FROM i",
                 1,
             )
         ]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable
 from typing import Any, ClassVar
+
+from django.conf import settings
 
 from rowsync.backends.base import BaseBackend, OnDeleteSpec, OnDeleteSQL
 
@@ -130,6 +134,38 @@ class SQLiteBackend(BaseBackend):
         uninstall = [sql for sql, _n in self.inbox_move_sql(spec, "1 = 1", None)]
         uninstall.append(f"DROP TABLE IF EXISTS {q(spec.inbox)}")
         return install, uninstall
+
+    def fast_converter(self, converter: Callable[..., Any]) -> Callable[..., Any]:
+        """Swap Django's datetime converter for one doing the same in fewer steps.
+
+        Django's parses with ``parse_datetime`` (``datetime.fromisoformat`` first) and
+        makes the value aware in the connection's time zone; so does this, falling back
+        to Django's converter for any text ``fromisoformat`` refuses.
+        """
+        # Through base: importing sqlite3.operations first is a circular import.
+        from django.db.backends.sqlite3.base import DatabaseWrapper
+
+        django_converter = DatabaseWrapper.ops_class.convert_datetimefield_value
+        if getattr(converter, "__func__", None) is not django_converter:
+            return converter
+        parse = datetime.datetime.fromisoformat
+        naive = datetime.datetime
+
+        def convert(value: Any, expression: Any, connection: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is str:
+                try:
+                    value = parse(value)
+                except ValueError:
+                    return converter(value, expression, connection)
+            elif type(value) is not naive:
+                return converter(value, expression, connection)
+            if value.tzinfo is None and settings.USE_TZ:
+                value = value.replace(tzinfo=connection.timezone)
+            return value
+
+        return convert
 
     def inbox_image_sql(self, spec: Any, ref: str) -> str:
         """Return the ``json_object`` the row-level triggers used to write."""

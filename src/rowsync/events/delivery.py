@@ -95,6 +95,9 @@ class Session:
     box_tag: str = ""
     #: Inbox rows wait for the on-commit delivery to move them.
     box_waiting: bool = False
+    #: Whether the inboxes have sequence numbers (``inbox_ordered``); else the claim
+    #: alone finds the session's rows.
+    box_ordered: bool = True
 
 
 # {alias: [Session, ...]} innermost last; sessions nest when a receiver deletes rows.
@@ -154,7 +157,9 @@ def capture_session(
         inbox.specs(using) if models_deleted is None else inbox.reachable(using, models_deleted)
     )
     if session.boxes:
-        session.box_floors = inbox.ceilings(using, session.boxes)
+        session.box_ordered = backend.inbox_ordered
+        if session.box_ordered:
+            session.box_floors = inbox.ceilings(using, session.boxes)
         session.box_tag = session.tag
     stack.append(session)
     try:
@@ -440,7 +445,13 @@ def _drain_on_commit(using: str, session: Session, origin: Any) -> None:
     try:
         with transaction.atomic(using=using):
             if session.box_waiting:
-                _box_move(session, _touched_boxes(session))
+                boxes = _touched_boxes(session)
+                if session.box_tag != session.claim:
+                    # Triggers that write no claim: claim the rows first. The UPDATE takes
+                    # SQLite's write lock before any receiver runs; rows a worker moved
+                    # since the commit are gone (delivered once, by the worker).
+                    _box_stamp(session, boxes, session.claim, session.lease)
+                _box_move(session, _deliver_direct(session, boxes, origin, "on_commit"))
             _stream(session, origin, phase="on_commit")
     except Exception:
         # The events stay leased; a worker delivers them once the lease ends.
@@ -473,6 +484,8 @@ def _touched_boxes(session: Session) -> list[CaptureSpec]:
     """Return the inboxes this session's delete wrote rows into (one query)."""
     if not session.boxes:
         return []
+    if not session.box_ordered:
+        return list(session.boxes)  # every watched inbox: the claim tells the rows apart
     if session.box_ceilings is None:
         session.box_ceilings = inbox.ceilings(session.using, session.boxes)
     tops = session.box_ceilings
@@ -481,6 +494,8 @@ def _touched_boxes(session: Session) -> list[CaptureSpec]:
 
 def _box_range(session: Session, box: CaptureSpec) -> tuple[str, list[Any]]:
     """Return the condition selecting this session's rows in ``box``'s inbox."""
+    if not session.box_ordered:
+        return _q(session.using, '"rowsync_claim" = %s'), [session.box_tag]
     assert session.box_ceilings is not None
     return (
         _q(session.using, '"rowsync_seq" > %s AND "rowsync_seq" <= %s AND "rowsync_claim" = %s'),
@@ -535,7 +550,9 @@ def _box_move(session: Session, boxes: list[CaptureSpec]) -> None:
     session.box_waiting = False
 
 
-def _deliver_direct(session: Session, boxes: list[CaptureSpec], origin: Any) -> list[CaptureSpec]:
+def _deliver_direct(
+    session: Session, boxes: list[CaptureSpec], origin: Any, phase: str
+) -> list[CaptureSpec]:
     """Deliver from the inboxes whose receivers all run now; return the other inboxes.
 
     See :mod:`rowsync.events.direct`. Rows that cannot be rebuilt stay in their inbox,
@@ -547,27 +564,25 @@ def _deliver_direct(session: Session, boxes: list[CaptureSpec], origin: Any) -> 
         return []
     rest: list[CaptureSpec] = []
     using = session.using
-    assert session.box_ceilings is not None
     for box in boxes:
         try:
             model = apps.get_model(box.model_label)
         except LookupError:
             rest.append(box)
             continue
-        part = receivers.split(post_delete, model, _model_mode(model), "", "transaction")
+        part = receivers.split(post_delete, model, _model_mode(model), "", phase)
         if part.next_mode is not None:
             rest.append(box)
             continue
+        where, params = _box_range(session, box)
         bad = direct.deliver_box(
             using,
             model,
             box,
-            _q(using, '"rowsync_claim" = %s'),
-            [session.box_tag],
-            session.box_floors[box.inbox],
-            session.box_ceilings[box.inbox],
+            where,
+            params,
             origin,
-            None if part.everyone else list(part.now),
+            phase,
             session.context,
         )
         if bad:
@@ -598,8 +613,10 @@ def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
             if session.tag != session.claim:
                 # The lease must be in place when the transaction commits.
                 _stamp_range(session, session.claim, session.lease)
-            if boxes and session.box_tag != session.claim:
-                _box_stamp(session, boxes, session.claim, session.lease)
+            if boxes and session.box_tag != session.claim and session.context is not None:
+                # Claimed after the commit (see _drain_on_commit); the context now, so a
+                # worker that takes the rows first has it.
+                _box_stamp(session, boxes, session.box_tag, None)
             session.box_waiting = bool(boxes)
         elif session.unstamped_context:
             _stamp_range(session, "", None)
@@ -608,7 +625,7 @@ def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
         if "on_commit" in modes:
             transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
         return
-    _box_move(session, _deliver_direct(session, boxes, origin))
+    _box_move(session, _deliver_direct(session, boxes, origin, "transaction"))
     kept = _stream(session, origin, phase="transaction")
     if kept and session.tag != session.claim:
         # The kept events were stamped batch by batch; read them by the claim now.

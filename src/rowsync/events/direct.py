@@ -17,26 +17,46 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models
+from django.db.models.base import ModelState
 from django.db.models.signals import post_delete
 
 from rowsync import conf
+from rowsync.backends import get_backend
 from rowsync.events import context as context_module
+from rowsync.events import receivers
 from rowsync.events.capture import CaptureSpec
 from rowsync.events.dispatch import (
     _identity_discard,
+    _identity_maps,
     _load_json,
-    _new_instance,
+    _model_mode,
     fast_rebuild_ok,
 )
 
 __all__ = ["deliver_box"]
 
-#: ``[(attname, [converter, ...], column expression)]`` per (model, alias, columns).
-_Converters = list[tuple[str, list[Callable[..., Any]], Any]]
-_PLANS: dict[tuple[type[models.Model], str, tuple[str, ...]], _Converters] = {}
+#: ``[converter or None]`` per (model, alias, columns): each converter runs the chain
+#: Django applies to a query result of the column.
+_Plan = list[Callable[[Any], Any] | None]
+_PLANS: dict[tuple[type[models.Model], str, tuple[str, ...]], _Plan] = {}
 
 
-def _plan(model: type[models.Model], using: str, columns: Sequence[str]) -> _Converters:
+def _chain(converters: list[Callable[..., Any]], expression: Any, connection: Any) -> Any:
+    if not converters:
+        return None
+    if len(converters) == 1:
+        only = converters[0]
+        return lambda value: only(value, expression, connection)
+
+    def run(value: Any) -> Any:
+        for converter in converters:
+            value = converter(value, expression, connection)
+        return value
+
+    return run
+
+
+def _plan(model: type[models.Model], using: str, columns: Sequence[str]) -> _Plan:
     key = (model, using, tuple(columns))
     plan = _PLANS.get(key)
     if plan is None:
@@ -44,10 +64,10 @@ def _plan(model: type[models.Model], using: str, columns: Sequence[str]) -> _Con
         by_column = {f.column: f for f in model._meta.concrete_fields}
         plan = []
         for column in columns:
-            field = by_column[column]
-            col = field.get_col(model._meta.db_table)
+            col = by_column[column].get_col(model._meta.db_table)
             converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            plan.append((field.attname, converters, col))
+            fast = get_backend(connection).fast_converter
+            plan.append(_chain([fast(c) for c in converters], col, connection))
         _PLANS[key] = plan
     return plan
 
@@ -58,112 +78,110 @@ def deliver_box(
     box: CaptureSpec,
     where: str,
     params: Sequence[Any],
-    first: int,
-    last: int,
     origin: Any,
-    receivers: Sequence[Callable[..., Any]] | None,
+    phase: str,
     context: str | None = None,
-) -> list[int]:
-    """Deliver the inbox rows ``where`` selects with ``first < rowsync_seq <= last``.
+) -> list[Any]:
+    """Deliver the inbox rows ``where`` selects, then delete them from the inbox.
+
+    The rows are streamed (a server-side cursor where the engine has one) and delivered
+    in batches of ``ROWSYNC_DELIVERY_BATCH_SIZE``.
 
     Args:
         using: Database alias.
         model: The captured model of ``box``.
         box: The inbox.
-        where: Condition selecting the session's rows (``%s`` parameters ``params``);
-            the sequence range is added batch by batch.
+        where: Condition selecting the session's rows (``%s`` parameters ``params``).
         params: Parameters of ``where``.
-        first: Sequence floor (exclusive).
-        last: Sequence ceiling (inclusive).
         origin: ``origin`` of ``post_delete``.
-        receivers: The receivers to call, or None: every receiver (``signal.send``).
+        phase: The delivery phase running (its receivers are called, chosen anew for
+            each batch by :func:`rowsync.events.receivers.split`).
         context: Actor context (JSON text) of rows that carry none (engines whose
             triggers write no context).
 
     Returns:
-        The sequence numbers of rows that could not be rebuilt (left in the inbox).
+        The row ids (``inbox_row_id``) of rows that could not be rebuilt; they stay.
 
     Raises:
         Exception: whatever a receiver raises (the transaction rolls back).
     """
     connection = connections[using]
+    backend = get_backend(connection)
     qn = connection.ops.quote_name
     columns = [c.column for c in box.columns]
+    attnames = [c.attname for c in _fields(model, columns)]
     plan = _plan(model, using, columns)
-    attnames = [attname for attname, _c, _e in plan]
+    converting = [(i, convert) for i, convert in enumerate(plan) if convert is not None]
+    mode = _model_mode(model)
     size = conf.delivery_batch_size()
+    row_id = backend.inbox_row_id
+    order = f" ORDER BY {row_id}" if backend.inbox_ordered else ""
     select = (
-        f"SELECT {qn('rowsync_seq')}, {qn('rowsync_context')}, "
+        f"SELECT {row_id}, {qn('rowsync_context')}, "
         + ", ".join(qn(c) for c in columns)
-        + f" FROM {qn(box.inbox)} WHERE {where} AND {qn('rowsync_seq')} > %s "
-        f"AND {qn('rowsync_seq')} <= %s ORDER BY {qn('rowsync_seq')} LIMIT {int(size)}"
+        + f" FROM {qn(box.inbox)} WHERE {where}{order}"
     )
-    delete = (
-        f"DELETE FROM {qn(box.inbox)} WHERE {where} AND {qn('rowsync_seq')} > %s "
-        f"AND {qn('rowsync_seq')} <= %s"
+    default_ctx = _load_json(context) if context is not None else None
+    bad: list[Any] = []
+    delivered = 0
+    new, push, pop = (
+        model.__new__,
+        context_module.push_event_context,
+        context_module.pop_event_context,
     )
-    bad: list[int] = []
-    after = first
-    while after < last:
-        # Keyset batches: sequence numbers have gaps (rows moved out, other sessions).
-        with connection.cursor() as cursor:
-            cursor.execute(select, [*params, after, last])
-            rows = cursor.fetchall()
-        if not rows:
-            break
-        upto = int(rows[-1][0])
-        # Receivers may connect init receivers at any time: ask once per batch.
-        fast = fast_rebuild_ok(model)
-        done_bad = len(bad)
-        for seq, ctx_raw, *raw in rows:
-            try:
-                values = [
-                    _convert(value, converters, expression, connection)
-                    for value, (_a, converters, expression) in zip(raw, plan, strict=True)
-                ]
-            except (ValidationError, ValueError, TypeError):
-                bad.append(seq)
-                continue
-            if fast:
-                instance = _new_instance(model, attnames, values, using)
-            else:
-                instance = model.from_db(using, attnames, values)
-            if ctx_raw is None:
-                ctx_raw = context
-            ctx = _load_json(ctx_raw) if ctx_raw is not None else None
-            instance._rowsync_context = ctx  # type: ignore[attr-defined]
-            _identity_discard(model, instance.pk, using)
-            token = context_module.push_event_context(ctx)
-            try:
-                if receivers is None:
-                    post_delete.send(sender=model, instance=instance, using=using, origin=origin)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(select, list(params))
+        while True:
+            rows = cursor.fetchmany(size)
+            if not rows:
+                break
+            delivered += len(rows)
+            # Receivers may connect or disconnect in a receiver: choose once per batch.
+            fast = fast_rebuild_ok(model)
+            calls = receivers.split(post_delete, model, mode, "", phase).now
+            mapped = _identity_maps(model)
+            for ident, ctx_raw, *values in rows:
+                try:
+                    for i, convert in converting:
+                        values[i] = convert(values[i])
+                except (ValidationError, ValueError, TypeError):
+                    bad.append(ident)
+                    continue
+                if fast:
+                    instance = new(model)
+                    instance.__dict__.update(zip(attnames, values, strict=True))
+                    state = instance._state = ModelState()
+                    state.adding = False
+                    state.db = using
                 else:
-                    for receiver in receivers:
-                        receiver(
+                    instance = model.from_db(using, attnames, values)
+                ctx = default_ctx if ctx_raw is None else _load_json(ctx_raw)
+                instance._rowsync_context = ctx  # type: ignore[attr-defined]
+                if mapped:
+                    _identity_discard(model, instance.pk, using)
+                token = push(ctx)
+                try:
+                    for call in calls:
+                        call(
                             signal=post_delete,
                             sender=model,
                             instance=instance,
                             using=using,
                             origin=origin,
                         )
-            finally:
-                context_module.pop_event_context(token)
+                finally:
+                    pop(token)
+    if delivered:
+        delete = f"DELETE FROM {qn(box.inbox)} WHERE {where}"
+        keep: list[Any] = []
+        if bad:
+            delete += f" AND {row_id} NOT IN ({', '.join(['%s'] * len(bad))})"
+            keep = bad
         with connection.cursor() as cursor:
-            if len(bad) == done_bad:
-                cursor.execute(delete, [*params, after, upto])
-            else:
-                marks = ", ".join(["%s"] * (len(bad) - done_bad))
-                cursor.execute(
-                    delete + f" AND {qn('rowsync_seq')} NOT IN ({marks})",
-                    [*params, after, upto, *bad[done_bad:]],
-                )
-        after = upto
+            cursor.execute(delete, [*params, *keep])
     return bad
 
 
-def _convert(
-    value: Any, converters: list[Callable[..., Any]], expression: Any, connection: Any
-) -> Any:
-    for converter in converters:
-        value = converter(value, expression, connection)
-    return value
+def _fields(model: type[models.Model], columns: Sequence[str]) -> list[Any]:
+    by_column = {f.column: f for f in model._meta.concrete_fields}
+    return [by_column[column] for column in columns]
