@@ -18,8 +18,10 @@ import pytest
 from django.db import connection, transaction
 
 from rowsync.backends import get_backend
+from rowsync.events import claim as claims
 from rowsync.models import DeletedRow
 from tests.events.worker_support import (
+    capture_articles,
     insert_events,
     receipt_keys,
     receipts,
@@ -47,6 +49,27 @@ def wait_for(predicate, timeout, interval=0.05):
     return predicate()
 
 
+def fill(source, total):
+    """Put ``total`` events in place; return their keys and the worker environment extras.
+
+    ``queue``: rows written straight into the event table. ``capture``: articles deleted
+    by raw SQL, recorded by the capture triggers (into the inbox where the engine has
+    one, which the workers move into the queue).
+    """
+    if source == "queue":
+        insert_events(total)
+        return list(range(1, total + 1)), {}
+    return capture_articles(total), {"ROWSYNC_WORKER_TEST_ARTICLES": "1"}
+
+
+def left():
+    """Return how many events wait (event table and inboxes)."""
+    return (
+        claims.pending_count("default")
+        + DeletedRow.objects.exclude(status=DeletedRow.Status.PENDING).count()
+    )
+
+
 def finish(proc, timeout=60):
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -57,13 +80,14 @@ def finish(proc, timeout=60):
     return out, err
 
 
+@pytest.mark.parametrize("source", ["queue", "capture"])
 def test_kill_9_at_random_points_then_restart_delivers_every_event_exactly_once(
-    receipts, tmp_path
+    receipts, tmp_path, source
 ):
     total = 10_000
-    insert_events(total)
+    expected, extra = fill(source, total)
     log = tmp_path / "attempts.log"
-    env = worker_env(ROWSYNC_WORKER_TEST_LOG=log, ROWSYNC_WORKER_TEST_SLEEP="0.0002")
+    env = worker_env(ROWSYNC_WORKER_TEST_LOG=log, ROWSYNC_WORKER_TEST_SLEEP="0.0002", **extra)
     seed = int(os.environ.get("ROWSYNC_WORKER_TEST_SEED", time.time_ns() % 10_000))
     rng = random.Random(seed)
     kills = 0
@@ -80,17 +104,17 @@ def test_kill_9_at_random_points_then_restart_delivers_every_event_exactly_once(
         proc.communicate()
         assert started or not alive, f"worker never delivered (seed {seed})"
         kills += alive
-        if not DeletedRow.objects.exists():
+        if not left():
             break
     assert kills >= 1, f"no worker was killed mid-way (seed {seed})"
     proc = spawn_worker("--drain", "--progress", "0", env=env)
     out, err = finish(proc, timeout=120)
     assert proc.returncode == 0, err
 
-    assert DeletedRow.objects.count() == 0, f"events left (seed {seed})"
-    assert receipt_keys() == list(range(1, total + 1)), f"seed {seed}"
+    assert left() == 0, f"events left (seed {seed})"
+    assert receipt_keys() == expected, f"seed {seed}"
     attempts = collections.Counter(line.split()[0] for line in log_lines(log))
-    assert set(attempts) == {str(k) for k in range(1, total + 1)}
+    assert set(attempts) == {str(k) for k in expected}
     # Side effects outside the database may repeat for the batches a kill interrupted
     # (at least once), while the database receipts above are exactly once.
     redelivered = sum(n - 1 for n in attempts.values())
@@ -98,27 +122,28 @@ def test_kill_9_at_random_points_then_restart_delivers_every_event_exactly_once(
 
 
 @pytest.mark.requires("supports_skip_locked")
-def test_four_workers_over_50000_events_deliver_each_exactly_once(receipts, tmp_path):
+@pytest.mark.parametrize("source", ["queue", "capture"])
+def test_four_workers_over_50000_events_deliver_each_exactly_once(receipts, tmp_path, source):
     if not get_backend(connection).worker_skip_locked:
         pytest.skip("no SKIP LOCKED on this server")
     # 50,000 where one statement claims and deletes a batch (PostgreSQL); elsewhere the
     # per-row deletes make it slow, and 10,000 show the same.
     total = 50_000 if get_backend(connection).worker_delete_returning else 10_000
-    insert_events(total)
+    expected, extra = fill(source, total)
     log = tmp_path / "attempts.log"
-    env = worker_env(ROWSYNC_WORKER_TEST_LOG=log)
+    env = worker_env(ROWSYNC_WORKER_TEST_LOG=log, **extra)
     procs = [
         spawn_worker("--batch-size", "250", "--poll-interval", "0.2", "--progress", "0", env=env)
         for _ in range(4)
     ]
     try:
-        assert wait_for(lambda: not DeletedRow.objects.exists(), 240, interval=0.2)
+        assert wait_for(lambda: not left(), 240, interval=0.2)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         results = [finish(proc) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0, 0, 0], results
-    assert receipt_keys() == list(range(1, total + 1))
+    assert receipt_keys() == expected
     lines = log_lines(log)
     keys = collections.Counter(line.split()[0] for line in lines)
     twice = [key for key, n in keys.items() if n > 1]
@@ -179,6 +204,22 @@ def test_second_signal_stops_at_once_and_rolls_the_batch_back(receipts, tmp_path
     assert "rolled back" in err
     assert receipt_keys() == []
     assert DeletedRow.objects.count() == total
+
+
+@pytest.mark.requires("supports_notify")
+def test_a_raw_delete_wakes_an_idle_worker_through_the_capture_trigger(receipts, tmp_path):
+    env = worker_env(ROWSYNC_WORKER_TEST_ARTICLES="1")
+    proc = spawn_worker("--poll-interval", "120", "--progress", "3600", env=env)
+    try:
+        assert wait_for(lambda: proc.stdout.readline().startswith("rowsync worker"), 30)
+        time.sleep(0.5)
+        started = time.monotonic()
+        pks = capture_articles(3)  # the capture trigger notifies: nobody claimed the rows
+        assert wait_for(lambda: receipt_keys() == pks, 20)
+        assert time.monotonic() - started < 20
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        finish(proc)
 
 
 @pytest.mark.requires("supports_notify")

@@ -1,6 +1,7 @@
 """An idempotent-by-construction receiver for the worker tests.
 
-Importing this module connects a ``post_delete`` receiver for ``blog.Tag`` that
+Importing this module connects a ``post_delete`` receiver for ``blog.Tag`` (and, with
+``ROWSYNC_WORKER_TEST_ARTICLES=1``, for the captured ``blog.Article``) that
 
 * inserts the tag's pk into ``worker_receipt`` (primary key: a second delivery of the same
   event that commits would raise IntegrityError, so the table proves exactly-once
@@ -70,5 +71,19 @@ def disconnect() -> None:
     post_delete.disconnect(sender=Tag, dispatch_uid="rowsync-worker-test")
 
 
+def connect_articles() -> None:
+    from blog.models import Article
+
+    post_delete.connect(record, sender=Article, dispatch_uid="rowsync-worker-test-articles")
+
+
+def disconnect_articles() -> None:
+    from blog.models import Article
+
+    post_delete.disconnect(sender=Article, dispatch_uid="rowsync-worker-test-articles")
+
+
 if os.environ.get("ROWSYNC_WORKER_TEST_CONNECT") == "1":
     connect()
+    if os.environ.get("ROWSYNC_WORKER_TEST_ARTICLES") == "1":
+        connect_articles()

@@ -32,6 +32,31 @@ def insert_events(count, *, start=1, using="default", label="blog.Tag", row=None
     DeletedRow.objects.using(using).bulk_create(events, batch_size=2000)
 
 
+def capture_articles(count, *, using="default"):
+    """Create ``count`` articles and delete them with raw SQL: the capture triggers record
+    them (in the inbox where the engine has one). Returns their primary keys."""
+    import datetime
+
+    from django.db import transaction
+
+    from blog.models import Article, Blog, UserInfo
+
+    user = UserInfo.objects.using(using).create(username=f"capture{count}")
+    blog = Blog.objects.using(using).create(
+        title="t", site=f"capture{count}", theme="x", user=user
+    )
+    day = datetime.date(2026, 1, 1)
+    Article.objects.using(using).bulk_create(
+        (Article(title=f"a{i}", desc="", blog=blog, create_time=day) for i in range(count)),
+        batch_size=2000,
+    )
+    pks = sorted(Article.objects.using(using).filter(blog=blog).values_list("pk", flat=True))
+    table = connections[using].ops.quote_name(Article._meta.db_table)
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE blog_id = %s", [blog.pk])
+    return pks
+
+
 def receipt_keys(using="default"):
     with connections[using].cursor() as cursor:
         cursor.execute(f"SELECT k FROM {worker_receivers.RECEIPT_TABLE}")

@@ -1,0 +1,175 @@
+"""Inbox tables: what the capture triggers copy, how rows move into the queue, and leases."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection, transaction
+from django.db.models.signals import post_delete
+
+from blog.models import Article, Blog, UserInfo
+from rowsync.backends import get_backend
+from rowsync.events import inbox
+from rowsync.events.capture import capture_spec
+from rowsync.events.triggers import capture_objects
+from rowsync.events.worker import Worker
+from rowsync.models import DeletedRow
+from rowsync.schema import install_objects, uninstall_objects
+
+pytestmark = [pytest.mark.django_db, pytest.mark.requires("capture_inbox")]
+
+INBOX = capture_spec(Article).inbox  # type: ignore[union-attr]
+
+
+def make_articles(count: int) -> list[Article]:
+    user = UserInfo.objects.create(username="inbox")
+    blog = Blog.objects.create(title="t", site="inbox", theme="x", user=user)
+    day = datetime.date(2026, 1, 2)
+    return [
+        Article.objects.create(title=f"a{i}", desc="d", blog=blog, create_time=day)
+        for i in range(count)
+    ]
+
+
+def raw_delete(pks: list[int]) -> None:
+    q = connection.ops.quote_name
+    marks = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {q('blog_article')} WHERE {q('nid')} IN ({marks})", pks)
+
+
+def inbox_rows() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(INBOX)}")
+        return int(cursor.fetchone()[0])
+
+
+def test_a_raw_delete_is_copied_into_the_inbox_not_the_queue():
+    articles = make_articles(3)
+    raw_delete([a.pk for a in articles])
+    assert inbox_rows() == 3
+    assert not DeletedRow.objects.exists()
+    assert inbox.pending_count("default") == 3
+
+
+def test_moving_builds_the_same_row_image_as_a_queue_event():
+    (article,) = make_articles(1)
+    raw_delete([article.pk])
+    with transaction.atomic():
+        assert inbox.move_free("default", 100) == 1
+    assert inbox_rows() == 0
+    event = DeletedRow.objects.get()
+    assert (event.model_label, event.op, event.pk_text) == ("blog.article", "D", str(article.pk))
+    assert event.claimed_by == "" and event.txid != "" or connection.vendor == "sqlite"
+    image = event.row
+    assert image["title"] == "a0" and image["blog_id"] == article.blog_id
+    assert str(image["create_time"]).startswith("2026-01-02")
+
+
+def test_the_worker_moves_at_most_a_batch_and_delivers_the_rest_later():
+    articles = make_articles(5)
+    raw_delete([a.pk for a in articles])
+    seen: list[int] = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_delete.connect(receiver, sender=Article, weak=False)
+    try:
+        worker = Worker(using="default", batch_size=2)
+        assert worker.run_once() == 2
+        assert inbox_rows() == 3
+        worker.run(drain=True)
+    finally:
+        post_delete.disconnect(receiver, sender=Article)
+    assert sorted(seen) == sorted(a.pk for a in articles)
+    assert inbox_rows() == 0 and not DeletedRow.objects.exists()
+
+
+def test_a_leased_row_stays_until_its_lease_ends():
+    (article,) = make_articles(1)
+    raw_delete([article.pk])
+    q = connection.ops.quote_name
+    future = "2999-01-01 00:00:00"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {q(INBOX)} SET {q('rowsync_claim')} = %s, {q('rowsync_until')} = %s",
+            ["someone", future],
+        )
+    with transaction.atomic():
+        assert inbox.move_free("default", 100) == 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {q(INBOX)} SET {q('rowsync_until')} = %s", ["2000-01-01 00:00:00"])
+    with transaction.atomic():
+        assert inbox.move_free("default", 100) == 1
+    assert DeletedRow.objects.get().claimed_by == "someone"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_removing_an_inbox_moves_its_rows_into_the_queue_first():
+    articles = make_articles(2)
+    raw_delete([a.pk for a in articles])
+    objects = capture_objects(Article, get_backend(connection))
+    uninstall_objects(connection, objects)
+    try:
+        assert INBOX not in connection.introspection.table_names()
+        assert sorted(DeletedRow.objects.values_list("pk_text", flat=True)) == sorted(
+            str(a.pk) for a in articles
+        )
+        # Removing it again (nothing there) is harmless.
+        uninstall_objects(connection, objects)
+    finally:
+        install_objects(connection, objects)
+    assert INBOX in connection.introspection.table_names()
+
+
+def test_an_orm_delete_in_the_transaction_leaves_the_inbox_empty(
+    django_capture_on_commit_callbacks,
+):
+    articles = make_articles(4)
+    seen: list[int] = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+        assert instance.title.startswith("a") and instance.create_time == datetime.date(2026, 1, 2)
+
+    post_delete.connect(receiver, sender=Article, weak=False)
+    try:
+        with transaction.atomic():
+            articles[0].blog.delete()  # the database cascades to the articles
+            assert sorted(seen) == sorted(a.pk for a in articles)
+            assert inbox_rows() == 0
+    finally:
+        post_delete.disconnect(receiver, sender=Article)
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_a_row_that_cannot_be_rebuilt_is_handed_to_the_worker():
+    # SQLite's inbox keeps any value: spoil one as it is written.
+    articles = make_articles(2)
+    bad = articles[0].pk
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TRIGGER spoil AFTER INSERT ON main.{q(INBOX)} WHEN NEW.nid = {bad} "
+            f"BEGIN UPDATE {q(INBOX)} SET create_time = '2026-13-45' "
+            f"WHERE {q('rowsync_seq')} = NEW.{q('rowsync_seq')}; END"
+        )
+    seen: list[int] = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_delete.connect(receiver, sender=Article, weak=False)
+    try:
+        with transaction.atomic():
+            articles[0].blog.delete()
+    finally:
+        post_delete.disconnect(receiver, sender=Article)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER IF EXISTS temp.spoil")
+    assert seen == [articles[1].pk]
+    event = DeletedRow.objects.get()
+    assert event.pk_text == str(bad) and event.claimed_by == ""
+    assert inbox_rows() == 0
