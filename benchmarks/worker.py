@@ -2,15 +2,22 @@
 """Benchmark the event worker: events per second with a no-op ``post_delete`` receiver.
 
 Builds a throw-away database per engine (Django's test-database machinery, with every
-migration), writes N pending events for ``blog.Tag``, connects one receiver that does
-nothing, and times ``Worker.run(drain=True)``: claim, rebuild the instance, send
-``post_delete``, delete the events, commit, batch after batch. Prints a table and, with
-``--json``, writes the figures as JSON.
+migration), puts N pending events in place, connects one receiver that does nothing, and
+times ``Worker.run(drain=True)``: claim, rebuild the instance, send ``post_delete``,
+delete the events, commit, batch after batch. Sources (``--source``):
+
+* ``queue``: events for ``blog.Tag`` written straight into the event table;
+* ``capture``: rows of a captured test model (``evapp.Chapter``: three columns, like
+  ``blog.Tag``) deleted with raw SQL, recorded by the capture
+  triggers (into the inbox on SQLite and PostgreSQL: the worker moves them into the
+  event table first, and that is timed too).
+
+Prints a table and, with ``--json``, writes the figures as JSON.
 
 Usage (from the repository root)::
 
     .venvs/py311-dj52/bin/python benchmarks/worker.py --db postgresql,sqlite \\
-        --events 100000 --batch 500,2000 --repeat 3 --json worker.json
+        --events 100000 --batch 500,2000 --source queue,capture --repeat 3 --json worker.json
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_engine(engine: str, events: int, batches: list[int], repeat: int) -> list[dict[str, Any]]:
+def run_engine(
+    engine: str, events: int, batches: list[int], repeat: int, sources: str
+) -> list[dict[str, Any]]:
     """Run the measurements for one engine in a child process (settings are per process)."""
     env = dict(
         os.environ,
@@ -41,13 +50,43 @@ def run_engine(engine: str, events: int, batches: list[int], repeat: int) -> lis
     )
     args = [sys.executable, __file__, "--child", engine, "--events", str(events)]
     args += ["--batch", ",".join(map(str, batches)), "--repeat", str(repeat)]
+    args += ["--source", sources]
     out = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{engine}: benchmark failed\n{out.stdout}\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def child(engine: str, events: int, batches: list[int], repeat: int) -> None:
+def _fill_queue(events: int) -> None:
+    from rowsync.models import DeletedRow
+
+    rows = [
+        DeletedRow(
+            model_label="blog.Tag",
+            table_name="blog_tag",
+            pk_text=str(pk),
+            row={"nid": pk, "title": f"tag {pk}", "blog_id": 1},
+        )
+        for pk in range(1, events + 1)
+    ]
+    DeletedRow.objects.bulk_create(rows, batch_size=5000)
+
+
+def _fill_capture(events: int) -> None:
+    from django.db import connection, transaction
+
+    from tests.evapp.models import Author, Book, Chapter
+
+    book = Book.objects.create(author=Author.objects.create(name="bench"), title="b")
+    Chapter.objects.bulk_create(
+        (Chapter(book=book, title=f"chapter {i}") for i in range(events)), batch_size=5000
+    )
+    q = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {q('evapp_chapter')} WHERE {q('book_id')} = %s", [book.pk])
+
+
+def child(engine: str, events: int, batches: list[int], repeat: int, sources: list[str]) -> None:
     import django
 
     django.setup()
@@ -55,6 +94,7 @@ def child(engine: str, events: int, batches: list[int], repeat: int) -> None:
     from django.db.models.signals import post_delete
 
     from blog.models import Tag
+    from rowsync.events.claim import pending_count
     from rowsync.events.retry import RetryPolicy
     from rowsync.events.worker import Worker
     from rowsync.models import DeletedRow
@@ -63,49 +103,45 @@ def child(engine: str, events: int, batches: list[int], repeat: int) -> None:
         pass
 
     post_delete.connect(noop, sender=Tag, weak=False)
+    from tests.evapp.models import Chapter
+
+    post_delete.connect(noop, sender=Chapter, weak=False)
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     results = []
     try:
-        for batch in batches:
-            rates = []
-            for _ in range(repeat):
-                DeletedRow.objects.all().delete()
-                rows = [
-                    DeletedRow(
-                        model_label="blog.Tag",
-                        table_name="blog_tag",
-                        pk_text=str(pk),
-                        row={"nid": pk, "title": f"tag {pk}", "blog_id": 1},
+        for source in sources:
+            for batch in batches:
+                rates = []
+                for _ in range(repeat):
+                    DeletedRow.objects.all().delete()
+                    (_fill_queue if source == "queue" else _fill_capture)(events)
+                    worker = Worker(
+                        "default",
+                        batch_size=batch,
+                        policy=RetryPolicy(),
+                        listen=False,
+                        progress_interval=0,
+                        report=lambda line: None,
                     )
-                    for pk in range(1, events + 1)
-                ]
-                DeletedRow.objects.bulk_create(rows, batch_size=5000)
-                worker = Worker(
-                    "default",
-                    batch_size=batch,
-                    policy=RetryPolicy(),
-                    listen=False,
-                    progress_interval=0,
-                    report=lambda line: None,
+                    started = time.perf_counter()
+                    stats = worker.run(drain=True)
+                    elapsed = time.perf_counter() - started
+                    assert stats.delivered == events, stats
+                    assert pending_count("default") == 0
+                    rates.append(events / elapsed)
+                results.append(
+                    {
+                        "engine": engine,
+                        "source": source,
+                        "strategy": worker.strategy,
+                        "events": events,
+                        "batch": batch,
+                        "repeat": repeat,
+                        "events_per_s_median": round(statistics.median(rates)),
+                        "events_per_s_all": [round(r) for r in rates],
+                        "us_per_event": round(1e6 / statistics.median(rates), 1),
+                    }
                 )
-                started = time.perf_counter()
-                stats = worker.run(drain=True)
-                elapsed = time.perf_counter() - started
-                assert stats.delivered == events, stats
-                assert not DeletedRow.objects.exists()
-                rates.append(events / elapsed)
-            results.append(
-                {
-                    "engine": engine,
-                    "strategy": worker.strategy,
-                    "events": events,
-                    "batch": batch,
-                    "repeat": repeat,
-                    "events_per_s_median": round(statistics.median(rates)),
-                    "events_per_s_all": [round(r) for r in rates],
-                    "us_per_event": round(1e6 / statistics.median(rates), 1),
-                }
-            )
     finally:
         connection.creation.destroy_test_db(
             connection.settings_dict["NAME"], verbosity=0, keepdb=False
@@ -119,16 +155,21 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", default="500,2000", help="Batch sizes, comma separated.")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--source",
+        default="queue,capture",
+        help="Event sources (queue, capture), comma separated.",
+    )
     parser.add_argument("--json", default=None, help="Write the results to this file.")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     opts = parser.parse_args()
     batches = [int(b) for b in opts.batch.split(",")]
     if opts.child:
-        child(opts.child, opts.events, batches, opts.repeat)
+        child(opts.child, opts.events, batches, opts.repeat, opts.source.split(","))
         return
     results: list[dict[str, Any]] = []
     for engine in opts.db.split(","):
-        results += run_engine(engine, opts.events, batches, opts.repeat)
+        results += run_engine(engine, opts.events, batches, opts.repeat, opts.source)
     import django
 
     print(
@@ -136,10 +177,12 @@ def main() -> None:
         f"{django.get_version()}, {opts.events} events, no-op post_delete receiver, "
         f"median of {opts.repeat}"
     )
-    print(f"{'engine':<12}{'strategy':<13}{'batch':>7}{'events/s':>11}{'us/event':>10}")
+    print(
+        f"{'engine':<12}{'source':<9}{'strategy':<13}{'batch':>7}{'events/s':>11}{'us/event':>10}"
+    )
     for r in results:
         print(
-            f"{r['engine']:<12}{r['strategy']:<13}{r['batch']:>7}"
+            f"{r['engine']:<12}{r['source']:<9}{r['strategy']:<13}{r['batch']:>7}"
             f"{r['events_per_s_median']:>11}{r['us_per_event']:>10}"
         )
     if opts.json:

@@ -13,7 +13,7 @@ from rowsync.backends import get_backend
 from rowsync.events import inbox
 from rowsync.events.capture import capture_spec
 from rowsync.events.triggers import capture_objects
-from rowsync.events.worker import Worker
+from rowsync.events.worker import MOVE_BATCHES, Worker
 from rowsync.models import DeletedRow
 from rowsync.schema import install_objects, uninstall_objects
 
@@ -67,8 +67,8 @@ def test_moving_builds_the_same_row_image_as_a_queue_event():
     assert str(image["create_time"]).startswith("2026-01-02")
 
 
-def test_the_worker_moves_at_most_a_batch_and_delivers_the_rest_later():
-    articles = make_articles(5)
+def test_the_worker_moves_rows_in_chunks_and_delivers_them_batch_by_batch():
+    articles = make_articles(MOVE_BATCHES * 2 + 5)
     raw_delete([a.pk for a in articles])
     seen: list[int] = []
 
@@ -79,7 +79,8 @@ def test_the_worker_moves_at_most_a_batch_and_delivers_the_rest_later():
     try:
         worker = Worker(using="default", batch_size=2)
         assert worker.run_once() == 2
-        assert inbox_rows() == 3
+        assert inbox_rows() == 5  # MOVE_BATCHES batches moved at once
+        assert DeletedRow.objects.count() == MOVE_BATCHES * 2 - 2
         worker.run(drain=True)
     finally:
         post_delete.disconnect(receiver, sender=Article)

@@ -53,6 +53,10 @@ logger = logging.getLogger("rowsync.worker")
 Deliver = Callable[[ClaimedEvent | DeletedRow, str], None]
 
 
+#: How many batches' worth of inbox rows a worker moves into the queue at once.
+MOVE_BATCHES = 10
+
+
 class WorkerStopped(RowsyncError):
     """A second SIGTERM/SIGINT asked the worker to stop at once (the batch rolls back)."""
 
@@ -125,6 +129,8 @@ class Worker:
     ) -> None:
         self.using = using
         self.batch_size = batch_size or conf.worker_batch_size()
+        #: Move inbox rows into the queue before the next claim (the queue ran low).
+        self._refill = True
         self.poll_interval = (
             conf.worker_poll_interval() if poll_interval is None else poll_interval
         )
@@ -152,11 +158,15 @@ class Worker:
         connections[self.using].queries_log.clear()
         now = timezone.now()
         ids: list[int] = []
+        refilled = self._refill
+        if refilled:
+            # Rows the capture triggers left in the inboxes join the queue when it runs
+            # low: many batches' worth at once, committed on its own (nothing is
+            # delivered yet, so nothing is lost if this process dies next).
+            with transaction.atomic(using=self.using):
+                inbox.move_free(self.using, self.batch_size * MOVE_BATCHES)
         try:
             with transaction.atomic(using=self.using):
-                # Rows the capture triggers left in the inboxes join the queue first; a
-                # failure below moves them back with everything else.
-                inbox.move_free(self.using, self.batch_size)
                 # One statement claims and deletes the batch where the engine allows it;
                 # a failure below rolls the deletion back with everything else.
                 events = claims.take(
@@ -165,7 +175,8 @@ class Worker:
                 taken = events is not None
                 if events is None:
                     events = self._claim(now)
-                if not events:
+                self._refill = len(events) < self.batch_size
+                if not events and refilled:
                     return 0
                 ids = [event.id for event in events]
                 for event in events:
@@ -184,6 +195,8 @@ class Worker:
                 exc,
             )
             return self._run_one_by_one(ids)
+        if not ids:
+            return self.run_once()  # the queue ran dry: refill it from the inboxes once
         self.stats.delivered += len(ids)
         self.stats.batches += 1
         return len(ids)

@@ -154,6 +154,9 @@ def mapped_family(model: type[Model]) -> list[type[Model]]:
     That is the model's concrete model, its concrete parents and its concrete
     subclasses, each only if it is mapped.
     """
+    cached = _FAMILY.get(model)
+    if cached is not None and cached[0] == len(REGISTRY):
+        return cached[1]
     concrete = model._meta.concrete_model
     assert concrete is not None
     related = {concrete, *concrete._meta.get_parent_list()}
@@ -165,4 +168,10 @@ def mapped_family(model: type[Model]) -> list[type[Model]]:
             and concrete in other._meta.get_parent_list()
         ):
             family.append(other)
+    # REGISTRY only grows: its size tells whether the family may have changed.
+    _FAMILY[model] = (len(REGISTRY), family)
     return family
+
+
+# {model: (len(REGISTRY) when computed, mapped family)}
+_FAMILY: dict[type[Model], tuple[int, list[type[Model]]]] = {}
