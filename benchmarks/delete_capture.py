@@ -6,7 +6,10 @@ Variants (each one run per repeat, in a shuffled order, on a freshly loaded pare
   every child in Python, then sends post_delete for each) - the baseline.
 * ``raw``: ``DELETE FROM parent`` with the FK's ``ON DELETE CASCADE``, no triggers - the
   physical limit.
-* ``raw_triggers``: the same with rowsync's capture triggers installed (events written).
+* ``raw_trigger_floor``: the same with a do-nothing trigger of the kind rowsync uses
+  (PostgreSQL: statement-level with a transition table; SQLite and MariaDB: row-level):
+  what firing a trigger costs before it writes anything.
+* ``raw_triggers``: the same with rowsync's capture triggers installed (rows recorded).
 * ``rowsync_transaction``: ``parent.delete()`` on the database-cascading model, every
   child's post_delete delivered in the same transaction (streamed in batches).
 * ``rowsync_on_commit``: the same in on-commit mode; ``delete()`` returns before any
@@ -198,6 +201,41 @@ def _raw(pid: int, triggers: bool) -> dict[str, Any]:
     return _run(op)
 
 
+def _floor_trigger(on: bool) -> None:
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    child = q("bench_cap_child")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"DROP TRIGGER IF EXISTS bench_floor ON {child}")
+            if on:
+                cursor.execute(
+                    "CREATE OR REPLACE FUNCTION bench_floor() RETURNS trigger LANGUAGE plpgsql "
+                    "AS $$ BEGIN RETURN NULL; END $$"
+                )
+                cursor.execute(
+                    f"CREATE TRIGGER bench_floor AFTER DELETE ON {child} REFERENCING OLD TABLE "
+                    "AS o FOR EACH STATEMENT EXECUTE FUNCTION bench_floor()"
+                )
+        else:
+            cursor.execute("DROP TRIGGER IF EXISTS bench_floor")
+            if on:
+                body = "SET @bench_floor = 1" if connection.vendor == "mysql" else "SELECT 1"
+                cursor.execute(
+                    f"CREATE TRIGGER bench_floor AFTER DELETE ON {child} FOR EACH ROW "
+                    f"BEGIN {body}; END"
+                )
+
+
+def v_raw_trigger_floor(pid: int) -> dict[str, Any]:
+    _floor_trigger(True)
+    try:
+        return _raw(pid, False)
+    finally:
+        _floor_trigger(False)
+
+
 def v_raw(pid: int) -> dict[str, Any]:
     return _raw(pid, False)
 
@@ -262,6 +300,7 @@ def _run(op: Callable[[], Any]) -> dict[str, Any]:
 VARIANTS: dict[str, tuple[Callable[[int], dict[str, Any]], str]] = {
     "collector": (v_collector, "Django collector, post_delete receiver on the child"),
     "raw": (v_raw, "raw DELETE, FK ON DELETE CASCADE (limit)"),
+    "raw_trigger_floor": (v_raw_trigger_floor, "raw DELETE + an empty trigger (floor)"),
     "raw_triggers": (v_raw_triggers, "raw DELETE + rowsync capture triggers"),
     "rowsync_transaction": (v_rowsync_transaction, "rowsync, delivery in the transaction"),
     "rowsync_on_commit": (v_rowsync_on_commit, "rowsync, delivery on commit"),
@@ -296,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             pid = prepare(args.children)
             res = VARIANTS[name][0](pid)
             results[name].append(res)
-            expected = 0 if name in ("raw", "raw_triggers", "rowsync_worker") else args.children
+            expected = 0 if name.startswith("raw") or name == "rowsync_worker" else args.children
             if res["received"] != expected:
                 print(f"CHECK FAILED {name}: {res['received']} != {expected}", file=sys.stderr)
                 return 1

@@ -129,38 +129,49 @@ def deliver_box(
         context_module.push_event_context,
         context_module.pop_event_context,
     )
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(select, list(params))
-        while True:
-            rows = cursor.fetchmany(size)
-            if not rows:
-                break
-            delivered += len(rows)
-            # Receivers may connect or disconnect in a receiver: choose once per batch.
-            fast = fast_rebuild_ok(model)
-            calls = receivers.split(post_delete, model, mode, "", phase).now
-            mapped = _identity_maps(model)
-            for ident, ctx_raw, *values in rows:
-                try:
-                    for i, convert in converting:
-                        values[i] = convert(values[i])
-                except (ValidationError, ValueError, TypeError):
-                    bad.append(ident)
-                    continue
-                if fast:
-                    instance = new(model)
-                    instance.__dict__.update(zip(attnames, values, strict=True))
-                    state = instance._state = ModelState()
-                    state.adding = False
-                    state.db = using
-                else:
-                    instance = model.from_db(using, attnames, values)
-                ctx = default_ctx if ctx_raw is None else _load_json(ctx_raw)
-                instance._rowsync_context = ctx  # type: ignore[attr-defined]
-                if mapped:
-                    _identity_discard(model, instance.pk, using)
-                token = push(ctx)
-                try:
+    # Rows of one delete share their context: decode it and make it current once per
+    # change, not once per row.
+    last_raw: Any = None
+    ctx = default_ctx
+    token = push(ctx)
+    try:
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(select, list(params))
+            while True:
+                rows = cursor.fetchmany(size)
+                if not rows:
+                    break
+                delivered += len(rows)
+                # Receivers may connect or disconnect in a receiver: choose once per batch.
+                fast = fast_rebuild_ok(model)
+                calls = receivers.split(post_delete, model, mode, "", phase).now
+                mapped = _identity_maps(model)
+                for ident, ctx_raw, *values in rows:
+                    try:
+                        for i, convert in converting:
+                            values[i] = convert(values[i])
+                    except (ValidationError, ValueError, TypeError):
+                        bad.append(ident)
+                        continue
+                    if ctx_raw != last_raw:
+                        last_raw = ctx_raw
+                        ctx = default_ctx if ctx_raw is None else _load_json(ctx_raw)
+                        pop(token)
+                        token = push(ctx)
+                    if fast:
+                        instance = new(model)
+                        state = ModelState()
+                        state.adding = False
+                        state.db = using
+                        fields = instance.__dict__
+                        fields.update(zip(attnames, values, strict=False))
+                        fields["_state"] = state
+                        fields["_rowsync_context"] = ctx
+                    else:
+                        instance = model.from_db(using, attnames, values)
+                        instance._rowsync_context = ctx  # type: ignore[attr-defined]
+                    if mapped:
+                        _identity_discard(model, instance.pk, using)
                     for call in calls:
                         call(
                             signal=post_delete,
@@ -169,8 +180,8 @@ def deliver_box(
                             using=using,
                             origin=origin,
                         )
-                finally:
-                    pop(token)
+    finally:
+        pop(token)
     if delivered:
         delete = f"DELETE FROM {qn(box.inbox)} WHERE {where}"
         keep: list[Any] = []
