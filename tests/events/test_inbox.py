@@ -174,3 +174,14 @@ def test_a_row_that_cannot_be_rebuilt_is_handed_to_the_worker():
     event = DeletedRow.objects.get()
     assert event.pk_text == str(bad) and event.claimed_by == ""
     assert inbox_rows() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_empties_the_inboxes_too():
+    from django.core.management import call_command
+
+    (article,) = make_articles(1)
+    raw_delete([article.pk])
+    assert INBOX in connection.introspection.django_table_names(only_existing=True)
+    call_command("flush", interactive=False, verbosity=0)
+    assert inbox_rows() == 0

@@ -15,13 +15,14 @@ __all__ = ["receiver_delivery", "setup"]
 
 
 def setup() -> None:
-    """Register the capture contributor, the checks and the delete wrapper (idempotent)."""
+    """Register the capture contributor, the checks, the delete wrapper, flush (idempotent)."""
     from django.core import checks as django_checks
 
     from rowsync import schema
-    from rowsync.events import checks, delivery, triggers
+    from rowsync.events import checks, delivery, inbox, triggers
 
     schema.setup()
     schema.register_contributor(triggers.OWNER, triggers.capture_objects)
     django_checks.register(checks.check_capture, django_checks.Tags.models)
     delivery.setup()
+    inbox.include_in_flush()

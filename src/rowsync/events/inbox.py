@@ -30,7 +30,16 @@ from rowsync import conf
 from rowsync.backends import get_backend, is_supported
 from rowsync.events.capture import CaptureSpec, _spec, captured_models, db_action
 
-__all__ = ["ceilings", "clear", "move", "move_free", "pending_count", "reachable", "specs"]
+__all__ = [
+    "ceilings",
+    "clear",
+    "include_in_flush",
+    "move",
+    "move_free",
+    "pending_count",
+    "reachable",
+    "specs",
+]
 
 # {(vendor, ROWSYNC_CAPTURE): specs of the captured tables}
 _SPECS: dict[tuple[str, str], tuple[CaptureSpec, ...]] = {}
@@ -167,3 +176,31 @@ def clear(using: str) -> None:
     with connections[using].cursor() as cursor:
         for box in specs(using):
             cursor.execute(f"DELETE FROM {_qn(using, box.inbox)}")
+
+
+def include_in_flush() -> None:
+    """Make Django's ``flush`` (and ``TransactionTestCase``) empty the inboxes too.
+
+    ``flush`` empties the tables ``introspection.django_table_names(only_existing=True)``
+    lists: the models' tables, ``rowsync_deleted_row`` included, but not the inboxes,
+    which no model owns. The wrapper adds the inboxes that exist (idempotent).
+    """
+    from django.db.backends.base.introspection import BaseDatabaseIntrospection
+
+    current = BaseDatabaseIntrospection.django_table_names
+    if getattr(current, "_rowsync_inboxes", False):
+        return
+
+    def django_table_names(
+        self: BaseDatabaseIntrospection, only_existing: bool = False, include_views: bool = True
+    ) -> list[str]:
+        names = list(current(self, only_existing, include_views))
+        if only_existing:
+            boxes = [box.inbox for box in specs(self.connection.alias)]
+            if boxes:
+                present = set(self.table_names())
+                names += [name for name in boxes if name in present and name not in names]
+        return names
+
+    django_table_names._rowsync_inboxes = True  # type: ignore[attr-defined]
+    BaseDatabaseIntrospection.django_table_names = django_table_names  # type: ignore[method-assign]
