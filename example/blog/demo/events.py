@@ -20,8 +20,8 @@ from django.db import connections
 from blog import receivers
 from blog.demo.report import Report
 from blog.models import Article, Blog
+from rowsync.events.claim import pending_count
 from rowsync.events.context import actor_context
-from rowsync.models import DeletedRow
 
 TITLE = "post_delete for rows the database deletes"
 
@@ -32,7 +32,8 @@ def _prepare(article: Article) -> None:
 
 
 def _pending() -> int:
-    return DeletedRow.objects.filter(model_label="blog.article").count()
+    # Events wait in the event table or, on SQLite and PostgreSQL, in the inboxes.
+    return pending_count("default")
 
 
 def run(report: Report) -> None:

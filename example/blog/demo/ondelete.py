@@ -41,11 +41,14 @@ def run(report: Report) -> None:
     before = _blog_rows(blog)
     with CaptureQueriesContext(connection) as queries:
         count, per_model = blog.delete()
-    # Only the blog's tables: the events section's delivery deletes its own event rows.
+    # Only the blog's tables: the events section's delivery deletes its own event rows
+    # (rowsync_* tables).
     deletes = [
         q["sql"]
         for q in queries.captured_queries
-        if q["sql"].startswith("DELETE") and "blog_" in q["sql"].split("WHERE")[0]
+        if q["sql"].startswith("DELETE")
+        and "blog_" in q["sql"].split("WHERE")[0]
+        and "rowsync_" not in q["sql"].split("WHERE")[0]
     ]
     report.line(f"blog.delete() -> {count} rows: {dict(sorted(per_model.items()))}")
     report.line(f"Django sent {len(deletes)} DELETE statement(s): {deletes[0][:70]}...")
