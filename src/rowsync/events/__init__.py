@@ -17,6 +17,7 @@ __all__ = ["receiver_delivery", "setup"]
 def setup() -> None:
     """Register the capture contributor, the checks, the delete wrapper, flush (idempotent)."""
     from django.core import checks as django_checks
+    from django.db.models.signals import post_migrate
 
     from rowsync import schema
     from rowsync.events import checks, delivery, inbox, triggers
@@ -26,3 +27,4 @@ def setup() -> None:
     django_checks.register(checks.check_capture, django_checks.Tags.models)
     delivery.setup()
     inbox.include_in_flush()
+    post_migrate.connect(inbox.forget_tables, dispatch_uid="rowsync.events.inbox.forget_tables")

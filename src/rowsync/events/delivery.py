@@ -154,7 +154,9 @@ def capture_session(
     row = _execute(using, backend.capture_session_begin_sql(session.claim, lease, session.context))
     session.floor = int(row[-1]) if row else 0
     session.boxes = (
-        inbox.specs(using) if models_deleted is None else inbox.reachable(using, models_deleted)
+        inbox.present(using, inbox.specs(using))
+        if models_deleted is None
+        else inbox.reachable(using, models_deleted)
     )
     if session.boxes:
         session.box_ordered = backend.inbox_ordered

@@ -21,6 +21,7 @@ the event table (no inboxes).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -33,10 +34,12 @@ from rowsync.events.capture import CaptureSpec, _spec, captured_models, db_actio
 __all__ = [
     "ceilings",
     "clear",
+    "forget_tables",
     "include_in_flush",
     "move",
     "move_free",
     "pending_count",
+    "present",
     "reachable",
     "specs",
 ]
@@ -45,8 +48,47 @@ __all__ = [
 _SPECS: dict[tuple[str, str], tuple[CaptureSpec, ...]] = {}
 
 
+#: Seconds a process trusts its list of the inbox tables that exist.
+PRESENT_TTL = 60.0
+
+# {(alias, database name): (when listed, table names)}
+_PRESENT: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+
+
+def _present(using: str) -> frozenset[str]:
+    connection = connections[using]
+    key = (using, str(connection.settings_dict.get("NAME")))
+    now = time.monotonic()
+    entry = _PRESENT.get(key)
+    if entry is None or now - entry[0] > PRESENT_TTL:
+        entry = _PRESENT[key] = (now, frozenset(connection.introspection.table_names()))
+    return entry[1]
+
+
+def forget_tables(**kwargs: Any) -> None:
+    """Forget which inbox tables exist (``post_migrate`` receiver: a migration may add some)."""
+    _PRESENT.clear()
+
+
+def present(using: str, boxes: Sequence[CaptureSpec]) -> tuple[CaptureSpec, ...]:
+    """Return the ``boxes`` whose inbox table exists.
+
+    A model captured before its migration ran has triggers and inbox yet to come: it is
+    left out (nothing is captured for it yet), instead of making every delete and every
+    worker fail. The list is read again after ``migrate`` and every :data:`PRESENT_TTL`
+    seconds (``migrate`` run by another process).
+    """
+    if not boxes:
+        return ()
+    tables = _present(using)
+    return tuple(box for box in boxes if box.inbox in tables)
+
+
 def specs(using: str) -> tuple[CaptureSpec, ...]:
-    """Return the capture specs of the tables with an inbox on database ``using``."""
+    """Return the capture specs of the tables with an inbox on database ``using``.
+
+    Every captured model's, whether its inbox exists yet or not (see :func:`present`).
+    """
     connection = connections[using]
     if not is_supported(connection) or not get_backend(connection).capture_inbox:
         return ()
@@ -99,7 +141,7 @@ def reachable(using: str, start: Iterable[type[models.Model]]) -> tuple[CaptureS
     if found is None:
         labels = {m._meta.label_lower for m in _cascade_closure(wanted)}
         found = _REACHABLE[key] = tuple(b for b in boxes if b.model_label in labels)
-    return found
+    return present(using, found)
 
 
 def _qn(using: str, name: str) -> str:
@@ -145,7 +187,7 @@ def move(
 
 def move_free(using: str, limit: int) -> int:
     """Move up to ``limit`` rows nobody holds, oldest first per inbox. Call inside ``atomic``."""
-    boxes = specs(using)
+    boxes = present(using, specs(using))
     if not boxes:
         return 0
     free = get_backend(connections[using]).inbox_free_sql()
@@ -159,7 +201,7 @@ def move_free(using: str, limit: int) -> int:
 
 def pending_count(using: str) -> int:
     """Return how many rows wait in the inboxes of database ``using``."""
-    boxes = specs(using)
+    boxes = present(using, specs(using))
     if not boxes:
         return 0
     sql = "SELECT " + " + ".join(
@@ -174,7 +216,7 @@ def pending_count(using: str) -> int:
 def clear(using: str) -> None:
     """Empty every inbox of database ``using`` (tests; the rows are not delivered)."""
     with connections[using].cursor() as cursor:
-        for box in specs(using):
+        for box in present(using, specs(using)):
             cursor.execute(f"DELETE FROM {_qn(using, box.inbox)}")
 
 
