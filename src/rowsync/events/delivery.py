@@ -32,7 +32,8 @@ from django.db.models.signals import post_delete
 
 from rowsync import conf
 from rowsync.backends import get_backend, is_supported
-from rowsync.events import direct, inbox, receivers
+from rowsync.events import boxes as box_ops
+from rowsync.events import inbox, receivers
 from rowsync.events import signals as rowsync_signals
 from rowsync.events.capture import CaptureSpec, captured_models
 from rowsync.events.context import current_context_json
@@ -447,13 +448,13 @@ def _drain_on_commit(using: str, session: Session, origin: Any) -> None:
     try:
         with transaction.atomic(using=using):
             if session.box_waiting:
-                boxes = _touched_boxes(session)
+                boxes = box_ops.touched(session)
                 if session.box_tag != session.claim:
                     # Triggers that write no claim: claim the rows first. The UPDATE takes
                     # SQLite's write lock before any receiver runs; rows a worker moved
                     # since the commit are gone (delivered once, by the worker).
-                    _box_stamp(session, boxes, session.claim, session.lease)
-                _box_move(session, _deliver_direct(session, boxes, origin, "on_commit"))
+                    box_ops.stamp(session, boxes, session.claim, session.lease)
+                box_ops.move(session, box_ops.deliver_direct(session, boxes, origin, "on_commit"))
             _stream(session, origin, phase="on_commit")
     except Exception:
         # The events stay leased; a worker delivers them once the lease ends.
@@ -482,116 +483,6 @@ def _drop_signalled(session: Session) -> None:
                 )
 
 
-def _touched_boxes(session: Session) -> list[CaptureSpec]:
-    """Return the inboxes this session's delete wrote rows into (one query)."""
-    if not session.boxes:
-        return []
-    if not session.box_ordered:
-        return list(session.boxes)  # every watched inbox: the claim tells the rows apart
-    if session.box_ceilings is None:
-        session.box_ceilings = inbox.ceilings(session.using, session.boxes)
-    tops = session.box_ceilings
-    return [b for b in session.boxes if tops[b.inbox] > session.box_floors[b.inbox]]
-
-
-def _box_range(session: Session, box: CaptureSpec) -> tuple[str, list[Any]]:
-    """Return the condition selecting this session's rows in ``box``'s inbox."""
-    if not session.box_ordered:
-        return _q(session.using, '"rowsync_claim" = %s'), [session.box_tag]
-    assert session.box_ceilings is not None
-    return (
-        _q(session.using, '"rowsync_seq" > %s AND "rowsync_seq" <= %s AND "rowsync_claim" = %s'),
-        [session.box_floors[box.inbox], session.box_ceilings[box.inbox], session.box_tag],
-    )
-
-
-def _box_drop_signalled(session: Session, boxes: list[CaptureSpec]) -> None:
-    """Delete the inbox rows of rows Django's collector signalled itself."""
-    using = session.using
-    by_label: dict[str, list[str]] = {}
-    for label, pk_text in session.signalled:
-        by_label.setdefault(label, []).append(pk_text)
-    text = get_backend(connections[using]).inbox_text_type
-    with connections[using].cursor() as cursor:
-        for box in boxes:
-            pks = by_label.get(box.model_label)
-            if not pks:
-                continue
-            where, params = _box_range(session, box)
-            pk = connections[using].ops.quote_name(box.pk_column)
-            for start in range(0, len(pks), 500):
-                chunk = pks[start : start + 500]
-                marks = ", ".join(["%s"] * len(chunk))
-                cursor.execute(
-                    f"DELETE FROM {connections[using].ops.quote_name(box.inbox)} WHERE {where} "
-                    f"AND CAST({pk} AS {text}) IN ({marks})",
-                    [*params, *chunk],
-                )
-
-
-def _box_stamp(session: Session, boxes: list[CaptureSpec], claim: str, lease: int | None) -> None:
-    """Give this session's inbox rows a claim, lease and context (SQLite's triggers write none)."""
-    backend = get_backend(connections[session.using])
-    with connections[session.using].cursor() as cursor:
-        for box in boxes:
-            where, params = _box_range(session, box)
-            cursor.execute(
-                backend.inbox_stamp_sql(box, where),
-                [claim, lease, lease, session.context, *params],
-            )
-    session.box_tag = claim
-
-
-def _box_move(session: Session, boxes: list[CaptureSpec]) -> None:
-    """Move this session's inbox rows into the event table (they follow its floor)."""
-    for box in boxes:
-        where, params = _box_range(session, box)
-        inbox.move(session.using, box, where, params)
-    if boxes:
-        session.ceiling = None
-    session.box_waiting = False
-
-
-def _deliver_direct(
-    session: Session, boxes: list[CaptureSpec], origin: Any, phase: str
-) -> list[CaptureSpec]:
-    """Deliver from the inboxes whose receivers all run now; return the other inboxes.
-
-    See :mod:`rowsync.events.direct`. Rows that cannot be rebuilt stay in their inbox,
-    which is returned too (the event-table path releases them to the worker).
-    """
-    from django.apps import apps
-
-    if not boxes:
-        return []
-    rest: list[CaptureSpec] = []
-    using = session.using
-    for box in boxes:
-        try:
-            model = apps.get_model(box.model_label)
-        except LookupError:
-            rest.append(box)
-            continue
-        part = receivers.split(post_delete, model, _model_mode(model), "", phase)
-        if part.next_mode is not None:
-            rest.append(box)
-            continue
-        where, params = _box_range(session, box)
-        bad = direct.deliver_box(
-            using,
-            model,
-            box,
-            where,
-            params,
-            origin,
-            phase,
-            session.context,
-        )
-        if bad:
-            rest.append(box)
-    return rest
-
-
 def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
     """Deliver or hand over what a capture session recorded (see the module docstring).
 
@@ -603,9 +494,9 @@ def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
             signalled itself are dropped, so ``delete()`` returns quickly.
     """
     using = session.using
-    boxes = _touched_boxes(session)
+    boxes = box_ops.touched(session)
     if boxes and session.signalled:
-        _box_drop_signalled(session, boxes)
+        box_ops.drop_signalled(session, boxes)
     if "transaction" not in modes and not ("worker" in modes and "on_commit" in modes):
         if not session.boxes:
             _drop_signalled(session)
@@ -618,16 +509,16 @@ def finish(session: Session, origin: Any, modes: frozenset[str]) -> None:
             if boxes and session.box_tag != session.claim and session.context is not None:
                 # Claimed after the commit (see _drain_on_commit); the context now, so a
                 # worker that takes the rows first has it.
-                _box_stamp(session, boxes, session.box_tag, None)
+                box_ops.stamp(session, boxes, session.box_tag, None)
             session.box_waiting = bool(boxes)
         elif session.unstamped_context:
             _stamp_range(session, "", None)
             if boxes:
-                _box_stamp(session, boxes, "", None)
+                box_ops.stamp(session, boxes, "", None)
         if "on_commit" in modes:
             transaction.on_commit(lambda: _drain_on_commit(using, session, origin), using=using)
         return
-    _box_move(session, _deliver_direct(session, boxes, origin, "transaction"))
+    box_ops.move(session, box_ops.deliver_direct(session, boxes, origin, "transaction"))
     kept = _stream(session, origin, phase="transaction")
     if kept and session.tag != session.claim:
         # The kept events were stamped batch by batch; read them by the claim now.

@@ -185,9 +185,18 @@ def move(
     return moved
 
 
-def move_free(using: str, limit: int) -> int:
-    """Move up to ``limit`` rows nobody holds, oldest first per inbox. Call inside ``atomic``."""
-    boxes = present(using, specs(using))
+def move_free(using: str, limit: int, boxes: Sequence[CaptureSpec] | None = None) -> int:
+    """Move up to ``limit`` rows nobody holds, oldest first per inbox. Call inside ``atomic``.
+
+    Args:
+        using: Database alias.
+        limit: Most rows to move.
+        boxes: The inboxes (default: every one that exists). Workers list them before
+            the transaction: on SQLite its first statement must be the write (a read
+            first makes a concurrent writer's lock fail at once instead of waiting).
+    """
+    if boxes is None:
+        boxes = present(using, specs(using))
     if not boxes:
         return 0
     free = get_backend(connections[using]).inbox_free_sql()

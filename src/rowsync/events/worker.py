@@ -159,12 +159,13 @@ class Worker:
         now = timezone.now()
         ids: list[int] = []
         refilled = self._refill
-        if refilled:
+        boxes = inbox.present(self.using, inbox.specs(self.using)) if refilled else ()
+        if boxes:
             # Rows the capture triggers left in the inboxes join the queue when it runs
             # low: many batches' worth at once, committed on its own (nothing is
             # delivered yet, so nothing is lost if this process dies next).
             with transaction.atomic(using=self.using):
-                inbox.move_free(self.using, self.batch_size * MOVE_BATCHES)
+                inbox.move_free(self.using, self.batch_size * MOVE_BATCHES, boxes)
         try:
             with transaction.atomic(using=self.using):
                 # One statement claims and deletes the batch where the engine allows it;
