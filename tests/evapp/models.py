@@ -7,8 +7,9 @@ database-cascade tests run on Django 5.2 and 6.1 alike.
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.expressions import RawSQL
 
-from rowsync import DB_CASCADE, DB_SET_NULL
+from rowsync import DB_CASCADE, DB_SET, DB_SET_DEFAULT, DB_SET_NULL
 
 
 class Author(models.Model):
@@ -91,3 +92,75 @@ class Plain(models.Model):
     """Not captured."""
 
     name = models.CharField(max_length=50)
+
+
+# --- DB_SET / DB_SET_DEFAULT next to capture, and diamond-shaped cascades ---
+# On MariaDB both rowsync's SET trigger and the capture of the rows it changes are
+# BEFORE DELETE triggers of the parent, so their order matters
+# (tests/events/test_mariadb_set_and_diamond.py).
+
+
+class Kennel(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Dog(models.Model):
+    """Moved to kennel 1 by the database when its kennel is deleted."""
+
+    kennel = models.ForeignKey(Kennel, on_delete=DB_SET_DEFAULT, default=1, related_name="dogs")
+    name = models.CharField(max_length=50)
+
+    class RowsyncMeta:
+        capture = True
+
+
+class Depot(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Van(models.Model):
+    """Moved to the depot named "main" by the database when its depot is deleted."""
+
+    depot = models.ForeignKey(
+        Depot,
+        on_delete=DB_SET(RawSQL("(SELECT id FROM evapp_depot WHERE name = 'main')", [])),
+        related_name="vans",
+    )
+    spare = models.ForeignKey(Depot, on_delete=DB_SET(1), null=True, related_name="spare_vans")
+    name = models.CharField(max_length=50)
+
+    class RowsyncMeta:
+        capture = True
+
+
+class Region(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Office(models.Model):
+    region = models.ForeignKey(Region, on_delete=DB_CASCADE, related_name="offices")
+
+    class RowsyncMeta:
+        capture = True
+
+
+class Team(models.Model):
+    region = models.ForeignKey(Region, on_delete=DB_CASCADE, related_name="teams")
+
+    class RowsyncMeta:
+        capture = True
+
+
+class Seat(models.Model):
+    """Reachable from Region by three cascade paths (direct, via Office, via Team)."""
+
+    region = models.ForeignKey(Region, on_delete=DB_CASCADE, related_name="seats")
+    office = models.ForeignKey(Office, on_delete=DB_CASCADE, related_name="seats")
+    team = models.ForeignKey(Team, on_delete=DB_CASCADE, related_name="seats")
+    spare_office = models.ForeignKey(
+        Office, on_delete=DB_SET_NULL, null=True, related_name="spare_seats"
+    )
+    name = models.CharField(max_length=50)
+
+    class RowsyncMeta:
+        capture = True

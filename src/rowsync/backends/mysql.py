@@ -7,9 +7,14 @@ InnoDB runs FK actions inside the storage engine, so cascaded rows fire no trigg
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, ClassVar
 
 from rowsync.backends.base import BaseBackend, OnDeleteSpec, OnDeleteSQL
+
+#: One row source of the pre-cascade walk: (child spec, op, FK column nulled or "",
+#: alias of the child's rows, FROM clause, WHERE condition).
+_Source = tuple[Any, str, str, str, str, str]
 
 
 class MySQLBackend(BaseBackend):
@@ -117,18 +122,30 @@ class MySQLBackend(BaseBackend):
     # records those rows BEFORE the cascade, walking the FK graph with joins. Claim, lease
     # and context travel in user variables (visible to triggers of the same session).
 
-    def _capture_image(self, spec: Any, ref: str, set_null: frozenset[str] = frozenset()) -> str:
+    def _capture_image(
+        self,
+        spec: Any,
+        ref: str,
+        set_null: frozenset[str] = frozenset(),
+        values: dict[str, str] | None = None,
+    ) -> str:
         parts = []
         for col in spec.columns:
             value = f"{ref}.`{col.column}`"
             if col.column in set_null:
-                value = "NULL"
-            elif col.kind == "binary":
-                value = f"HEX({value})"
-            elif col.kind == "json":
-                value = f"JSON_EXTRACT({value}, '$')"
-            parts.append(f"{self.capture_literal(col.column)}, {value}")
+                parts.append(f"{self.capture_literal(col.column)}, NULL")
+                continue
+            if values and col.column in values:
+                value = values[col.column]
+            parts.append(f"{self.capture_literal(col.column)}, {self._capture_json(col, value)}")
         return "JSON_OBJECT(" + ", ".join(parts) + ")"
+
+    def _capture_json(self, col: Any, value: str) -> str:
+        if col.kind == "binary":
+            return f"HEX({value})"
+        if col.kind == "json":
+            return f"JSON_EXTRACT({value}, '$')"
+        return value
 
     def _capture_values(self, spec: Any, op: str, ref: str, image: str, changes: str) -> str:
         lit = self.capture_literal
@@ -141,9 +158,8 @@ class MySQLBackend(BaseBackend):
 
     def _capture_below(
         self, edge: Any, alias: str, from_: str, cond: str, depth: int
-    ) -> list[str]:
-        cols = ", ".join(f"`{c}`" for c in self.capture_event_columns)
-        out: list[str] = []
+    ) -> list[_Source]:
+        out: list[_Source] = []
         for sub in edge.below:
             sub_alias = f"t{depth + 1}"
             child = sub.child
@@ -151,20 +167,111 @@ class MySQLBackend(BaseBackend):
                 f"`{child.table}` {sub_alias} JOIN {from_} "
                 f"ON {sub_alias}.`{sub.column}` = {alias}.`{sub.parent_column}`"
             )
-            if child.captured:
-                if sub.action == "CASCADE":
-                    op, image, changes = "D", self._capture_image(child, sub_alias), "NULL"
-                else:
-                    op = "U"
-                    image = self._capture_image(child, sub_alias, frozenset({sub.column}))
-                    changes = f"JSON_OBJECT({self.capture_literal(sub.column)}, NULL)"
-                values = self._capture_values(child, op, sub_alias, image, changes)
-                out.append(
-                    f"INSERT INTO `{self.capture_event_table}` ({cols}) "
-                    f"SELECT {values} FROM {sub_from} WHERE {cond};"
-                )
+            out.extend(self._capture_source(sub, sub_alias, sub_from, cond))
             if sub.action == "CASCADE" and sub.below:
                 out.extend(self._capture_below(sub, sub_alias, sub_from, cond, depth + 1))
+        return out
+
+    @staticmethod
+    def _capture_source(edge: Any, alias: str, from_: str, cond: str) -> list[_Source]:
+        # SET DEFAULT is rowsync's trigger on the parent, whose changes the captured
+        # table's own "sd" triggers record with the new value (see capture_triggers_sql);
+        # below a cascade, InnoDB refuses the delete (no trigger runs for cascaded rows).
+        if not edge.child.captured or edge.action == "SET DEFAULT":
+            return []
+        column = "" if edge.action == "CASCADE" else edge.column
+        op = "D" if edge.action == "CASCADE" else "U"
+        return [(edge.child, op, column, alias, from_, cond)]
+
+    def _capture_inserts(self, sources: list[_Source]) -> list[str]:
+        """Return one INSERT per (table, op, column) of the walk.
+
+        A row reachable by several cascade paths (a diamond in the FK graph) is deleted
+        once and must be recorded once: the paths of one table are merged with UNION. A
+        row both nulled and deleted (SET NULL on one path, CASCADE on another) is
+        deleted: only its delete is recorded.
+        """
+        cols = ", ".join(f"`{c}`" for c in self.capture_event_columns)
+        groups: dict[tuple[str, str, str], list[_Source]] = {}
+        for source in sources:
+            groups.setdefault((source[0].table, source[1], source[2]), []).append(source)
+
+        def keys(group: list[_Source]) -> str:
+            return " UNION ".join(
+                f"SELECT {alias}.`{child.pk_column}` AS rowsync_pk FROM {from_} WHERE {cond}"
+                for child, _op, _col, alias, from_, cond in group
+            )
+
+        out: list[str] = []
+        for (table, op, column), group in groups.items():
+            child = group[0][0]
+            deleted = groups.get((table, "D", "")) if op == "U" else None
+            if len(group) == 1 and deleted is None:
+                _child, _op, _col, alias, from_, cond = group[0]
+            else:
+                alias, cond = "rowsync_r", "TRUE"
+                from_ = (
+                    f"`{table}` {alias} JOIN ({keys(group)}) rowsync_k "
+                    f"ON {alias}.`{child.pk_column}` = rowsync_k.rowsync_pk"
+                )
+                if deleted is not None:
+                    cond = f"{alias}.`{child.pk_column}` NOT IN ({keys(deleted)})"
+            if op == "D":
+                image, changes = self._capture_image(child, alias), "NULL"
+            else:
+                image = self._capture_image(child, alias, frozenset({column}))
+                changes = f"JSON_OBJECT({self.capture_literal(column)}, NULL)"
+            values = self._capture_values(child, op, alias, image, changes)
+            out.append(
+                f"INSERT INTO `{self.capture_event_table}` ({cols}) "
+                f"SELECT {values} FROM {from_} WHERE {cond};"
+            )
+        return out
+
+    def _set_trigger_name(self, table: str, column: str) -> str:
+        digest = hashlib.sha1(f"sd:{table}:{column}".encode()).hexdigest()[:5]
+        return f"rowsync_sd_{table[:45]}_{digest}".lower()
+
+    def _set_capture_triggers(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
+        """Return the triggers that record the rows rowsync's SET/SET_DEFAULT changes.
+
+        rowsync's on_delete runs ``UPDATE child SET fk = value`` in a ``BEFORE DELETE``
+        trigger of the parent (InnoDB has no ``SET DEFAULT``). Once it ran, nothing tells
+        which rows pointed at the deleted row, so this trigger runs right before it
+        (``PRECEDES``) and records those rows with the value the update is about to
+        write. The table's own objects are installed in name order, ``rowsync_od_*``
+        before ``rowsync_sd_*``, so the on_delete trigger exists when this one is
+        created; re-creating the on_delete trigger later puts it last, still after.
+        """
+        from rowsync.ondelete.compile import value_sql
+
+        cols = ", ".join(f"`{c}`" for c in self.capture_event_columns)
+        out: list[tuple[str, list[str], list[str]]] = []
+        for set_col in spec.set_columns:
+            value = value_sql(set_col.value, self)
+            if value is None or set_col.parent_table == spec.table:
+                continue  # refused by rowsync.E033 / rowsync.E037: no on_delete trigger
+            image_col = next(c for c in spec.columns if c.column == set_col.column)
+            new = self._capture_json(image_col, f"({value})")
+            image = self._capture_image(spec, "t1", values={set_col.column: f"({value})"})
+            changes = f"JSON_OBJECT({self.capture_literal(set_col.column)}, {new})"
+            values = self._capture_values(spec, "U", "t1", image, changes)
+            name = self._set_trigger_name(spec.table, set_col.column)
+            out.append(
+                (
+                    name,
+                    [
+                        f"CREATE TRIGGER `{name}` BEFORE DELETE ON `{set_col.parent_table}` "
+                        f"FOR EACH ROW PRECEDES `{set_col.action_object}` "
+                        # Same condition as the on_delete trigger's.
+                        f"IF @@foreign_key_checks THEN "
+                        f"INSERT INTO `{self.capture_event_table}` ({cols}) "
+                        f"SELECT {values} FROM `{spec.table}` t1 "
+                        f"WHERE t1.`{set_col.column}` = OLD.`{set_col.parent_column}`; END IF"
+                    ],
+                    [f"DROP TRIGGER IF EXISTS `{name}`"],
+                )
+            )
         return out
 
     def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
@@ -187,13 +294,15 @@ class MySQLBackend(BaseBackend):
                     [f"DROP TRIGGER IF EXISTS `{name}`"],
                 )
             )
+            out.extend(self._set_capture_triggers(spec))
         if spec.cascades:
             name = self.capture_trigger_name("cc", table)
-            inserts: list[str] = []
+            sources: list[_Source] = []
             for edge in spec.cascades:
-                inserts.extend(
+                sources.extend(
                     self._capture_below_root(edge, f"OLD.`{edge.parent_column}`", table)
                 )
+            inserts = self._capture_inserts(sources)
             if inserts:
                 out.append(
                     (
@@ -207,8 +316,9 @@ class MySQLBackend(BaseBackend):
                 )
         return out
 
-    def _capture_below_root(self, edge: Any, parent_value: str, parent_table: str) -> list[str]:
-        cols = ", ".join(f"`{c}`" for c in self.capture_event_columns)
+    def _capture_below_root(
+        self, edge: Any, parent_value: str, parent_table: str
+    ) -> list[_Source]:
         alias = "t1"
         child = edge.child
         from_ = f"`{child.table}` {alias}"
@@ -224,19 +334,7 @@ class MySQLBackend(BaseBackend):
                 f"{alias}"
             )
             cond = "TRUE"
-        out: list[str] = []
-        if child.captured:
-            if edge.action == "CASCADE":
-                op, image, changes = "D", self._capture_image(child, alias), "NULL"
-            else:
-                op = "U"
-                image = self._capture_image(child, alias, frozenset({edge.column}))
-                changes = f"JSON_OBJECT({self.capture_literal(edge.column)}, NULL)"
-            values = self._capture_values(child, op, alias, image, changes)
-            out.append(
-                f"INSERT INTO `{self.capture_event_table}` ({cols}) "
-                f"SELECT {values} FROM {from_} WHERE {cond};"
-            )
+        out = self._capture_source(edge, alias, from_, cond)
         if edge.action == "CASCADE" and edge.below:
             out.extend(self._capture_below(edge, alias, from_, cond, 1))
         return out

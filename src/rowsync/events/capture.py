@@ -30,6 +30,7 @@ __all__ = [
     "CaptureSpec",
     "CascadeEdge",
     "ImageColumn",
+    "SetColumn",
     "capture_spec",
     "captured_models",
     "db_action",
@@ -158,6 +159,28 @@ class CascadeEdge:
 
 
 @dataclass(frozen=True)
+class SetColumn:
+    """A foreign key that rowsync's own trigger sets to a value (``DB_SET``, ``DB_SET_DEFAULT``).
+
+    Engines whose FK actions fire no triggers (MariaDB) record the change next to that
+    trigger, with the same value.
+
+    Attributes:
+        column: FK column on the captured table.
+        parent_table: The referenced table (the trigger is on it).
+        parent_column: The referenced column.
+        value: The value as declared (a constant or an expression).
+        action_object: Name of rowsync's on_delete object that does the update.
+    """
+
+    column: str
+    parent_table: str
+    parent_column: str
+    value: Any
+    action_object: str
+
+
+@dataclass(frozen=True)
 class CaptureSpec:
     """Everything a backend needs to write the capture triggers of one table.
 
@@ -175,6 +198,7 @@ class CaptureSpec:
         excluded_columns: Columns of sensitive fields, left out of the image.
         inbox: The table the capture triggers copy deleted rows into, on engines with
             inbox tables (see :mod:`rowsync.events.inbox`).
+        set_columns: The FKs rowsync's own trigger sets to a value (not NULL).
     """
 
     model_label: str
@@ -186,6 +210,7 @@ class CaptureSpec:
     cascades: tuple[CascadeEdge, ...] = field(default=())
     excluded_columns: tuple[str, ...] = ()
     inbox: str = ""
+    set_columns: tuple[SetColumn, ...] = ()
 
 
 def inbox_table(table: str) -> str:
@@ -224,6 +249,38 @@ def _action_fks(model: type[models.Model]) -> Iterator[tuple[models.ForeignKey[A
             action = db_action(f)
             if action is not None:
                 yield f, action
+
+
+def _set_columns(model: type[models.Model]) -> tuple[SetColumn, ...]:
+    """Return the FKs of ``model`` that rowsync's on_delete sets to a value in a trigger."""
+    try:
+        from rowsync.ondelete import actions
+        from rowsync.ondelete.plan import model_plan
+    except ImportError:  # pragma: no cover - the events part used alone
+        return ()
+    behaviours = model_plan(model).behaviours
+    out: list[SetColumn] = []
+    for f, action in _action_fks(model):
+        behaviour = behaviours.get(f)
+        if (
+            action != "SET DEFAULT"
+            or behaviour is None
+            or behaviour.operation not in (actions.SET, actions.SET_DEFAULT)
+            or not behaviour.rowsync_compiles
+            or not behaviour.supported
+        ):
+            continue
+        out.append(
+            SetColumn(
+                column=f.column,
+                parent_table=f.related_model._meta.db_table,  # type: ignore[union-attr]
+                parent_column=f.target_field.column,
+                value=behaviour.value,
+                # rowsync.ondelete.compile names the object of a field like this.
+                action_object=object_name("od", model._meta.db_table, f.column),
+            )
+        )
+    return tuple(out)
 
 
 def _edges(
@@ -277,6 +334,7 @@ def _spec(model: type[models.Model], *, with_cascades: bool, depth: int = 15) ->
         captured=is_captured(model),
         cascades=_edges(model, frozenset({model}), depth) if with_cascades else (),
         inbox=inbox_table(opts.db_table),
+        set_columns=_set_columns(model) if with_cascades else (),
         excluded_columns=tuple(
             sorted(
                 f.column
