@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,20 @@ def worker_env(**extra):
     return env
 
 
+def _die_with_parent():
+    """Make the worker get SIGKILL when the test process dies (Linux ``PR_SET_PDEATHSIG``).
+
+    A test run that is itself killed must not leave workers polling its database: they
+    would hold SQLite's lock in the next run.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def spawn_worker(*args, env=None, **popen):
     """Start ``python -m django rowsync worker ARGS`` with the test receiver imported."""
     cmd = [
@@ -124,5 +139,6 @@ def spawn_worker(*args, env=None, **popen):
         stdout=popen.pop("stdout", subprocess.PIPE),
         stderr=popen.pop("stderr", subprocess.PIPE),
         text=True,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         **popen,
     )
