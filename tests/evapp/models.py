@@ -164,3 +164,26 @@ class Seat(models.Model):
 
     class RowsyncMeta:
         capture = True
+
+
+# A self-referencing cascade below the root: deleting a Forest removes its top branches,
+# the database then removes their sub-branches at every depth, and their leaves.
+class Forest(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Branch(models.Model):
+    forest = models.ForeignKey(Forest, null=True, on_delete=DB_CASCADE, related_name="branches")
+    parent = models.ForeignKey("self", null=True, on_delete=DB_CASCADE, related_name="children")
+    name = models.CharField(max_length=50)
+
+    class RowsyncMeta:
+        capture = True
+
+
+class Leaf(models.Model):
+    branch = models.ForeignKey(Branch, on_delete=DB_CASCADE, related_name="leaves")
+    name = models.CharField(max_length=50)
+
+    class RowsyncMeta:
+        capture = True

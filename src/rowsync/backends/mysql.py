@@ -156,20 +156,58 @@ class MySQLBackend(BaseBackend):
             "IF(@rowsync_lease IS NULL, NULL, NOW(6) + INTERVAL @rowsync_lease SECOND)"
         )
 
+    @staticmethod
+    def _self_edge(edge: Any) -> Any:
+        """Return the self-referencing cascade of ``edge``'s child table, if it has one."""
+        if edge.action != "CASCADE":
+            return None
+        return next(
+            (
+                sub
+                for sub in edge.below
+                if sub.child.table == edge.child.table and sub.action == "CASCADE"
+            ),
+            None,
+        )
+
+    @staticmethod
+    def _subtree(edge: Any, self_edge: Any, alias: str, from_: str, cond: str) -> str:
+        """Return the rows ``from_``/``cond`` select plus their whole self-referencing subtree.
+
+        InnoDB deletes a cascaded row's children through the self-reference at every
+        depth (up to 15 levels): a recursive CTE collects them before the delete, and the
+        edges below the table join on all of them.
+        """
+        table, fk, key = edge.child.table, f"`{self_edge.column}`", f"`{self_edge.parent_column}`"
+        cte = f"rowsync_sub_{alias}"
+        return (
+            f"(WITH RECURSIVE {cte} AS (SELECT {alias}.* FROM {from_} WHERE {cond} "
+            f"UNION ALL SELECT n.* FROM `{table}` n JOIN {cte} ON n.{fk} = {cte}.{key}) "
+            f"SELECT * FROM {cte}) {alias}"
+        )
+
     def _capture_below(
         self, edge: Any, alias: str, from_: str, cond: str, depth: int
     ) -> list[_Source]:
         out: list[_Source] = []
+        closed = self._self_edge(edge) is not None and depth > 0
         for sub in edge.below:
+            if closed and sub.child.table == edge.child.table and sub.action == "CASCADE":
+                continue  # the subtree is part of the parent's rows already
             sub_alias = f"t{depth + 1}"
             child = sub.child
             sub_from = (
                 f"`{child.table}` {sub_alias} JOIN {from_} "
                 f"ON {sub_alias}.`{sub.column}` = {alias}.`{sub.parent_column}`"
             )
-            out.extend(self._capture_source(sub, sub_alias, sub_from, cond))
+            sub_cond = cond
+            self_edge = self._self_edge(sub)
+            if self_edge is not None and child.table != edge.child.table:
+                sub_from = self._subtree(sub, self_edge, sub_alias, sub_from, cond)
+                sub_cond = "TRUE"
+            out.extend(self._capture_source(sub, sub_alias, sub_from, sub_cond))
             if sub.action == "CASCADE" and sub.below:
-                out.extend(self._capture_below(sub, sub_alias, sub_from, cond, depth + 1))
+                out.extend(self._capture_below(sub, sub_alias, sub_from, sub_cond, depth + 1))
         return out
 
     @staticmethod
@@ -334,6 +372,11 @@ class MySQLBackend(BaseBackend):
                 f"{alias}"
             )
             cond = "TRUE"
+        else:
+            self_edge = self._self_edge(edge)
+            if self_edge is not None:
+                from_ = self._subtree(edge, self_edge, alias, from_, cond)
+                cond = "TRUE"
         out = self._capture_source(edge, alias, from_, cond)
         if edge.action == "CASCADE" and edge.below:
             out.extend(self._capture_below(edge, alias, from_, cond, 1))
