@@ -187,3 +187,14 @@ class Leaf(models.Model):
 
     class RowsyncMeta:
         capture = True
+
+
+class NodeNote(models.Model):
+    """A captured child of the self-referencing ``Node``: deleting a node removes the notes
+    of its whole subtree."""
+
+    node = models.ForeignKey(Node, on_delete=DB_CASCADE, related_name="notes")
+    text = models.CharField(max_length=50)
+
+    class RowsyncMeta:
+        capture = True

@@ -44,3 +44,21 @@ def test_raw_delete_records_every_branch_and_leaf_once(deleted):
     Worker(using="default").run(drain=True)
     assert deleted.keys("Branch") == sorted(("Branch", b.pk) for b in branches)
     assert deleted.keys("Leaf") == sorted(("Leaf", leaf.pk) for leaf in leaves)
+
+
+def test_children_of_a_self_referencing_root_are_signalled_for_the_whole_subtree(deleted):
+    from tests.evapp.models import Node, NodeNote
+
+    root = Node.objects.create(name="root")
+    nodes = [root]
+    for level in range(1, 4):
+        nodes.append(Node.objects.create(parent=nodes[-1], name=f"n{level}"))
+    notes = [NodeNote.objects.create(node=n, text=f"note of {n.name}") for n in nodes]
+    with transaction.atomic(), connection.cursor() as cursor:
+        table = connection.ops.quote_name(Node._meta.db_table)
+        cursor.execute(f"DELETE FROM {table} WHERE id = %s", [root.pk])
+    from rowsync.events.worker import Worker
+
+    Worker(using="default").run(drain=True)
+    assert deleted.keys("Node") == sorted(("Node", n.pk) for n in nodes)
+    assert deleted.keys("NodeNote") == sorted(("NodeNote", n.pk) for n in notes)

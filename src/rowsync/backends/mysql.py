@@ -336,9 +336,13 @@ class MySQLBackend(BaseBackend):
         if spec.cascades:
             name = self.capture_trigger_name("cc", table)
             sources: list[_Source] = []
+            root_self = next(
+                (e for e in spec.cascades if e.child.table == table and e.action == "CASCADE"),
+                None,
+            )
             for edge in spec.cascades:
                 sources.extend(
-                    self._capture_below_root(edge, f"OLD.`{edge.parent_column}`", table)
+                    self._capture_below_root(edge, f"OLD.`{edge.parent_column}`", table, root_self)
                 )
             inserts = self._capture_inserts(sources)
             if inserts:
@@ -355,12 +359,24 @@ class MySQLBackend(BaseBackend):
         return out
 
     def _capture_below_root(
-        self, edge: Any, parent_value: str, parent_table: str
+        self, edge: Any, parent_value: str, parent_table: str, root_self: Any = None
     ) -> list[_Source]:
         alias = "t1"
         child = edge.child
         from_ = f"`{child.table}` {alias}"
         cond = f"{alias}.`{edge.column}` = {parent_value}"
+        if root_self is not None and child.table != parent_table:
+            # The deleted row's self-referencing subtree goes too, with the rows of this
+            # table under every row of it.
+            fk, key = f"`{root_self.column}`", f"`{root_self.parent_column}`"
+            subtree = (
+                f"SELECT rowsync_rs.`{edge.parent_column}` FROM (WITH RECURSIVE rowsync_rs AS "
+                f"(SELECT * FROM `{parent_table}` WHERE {fk} = OLD.{key} UNION ALL "
+                f"SELECT n.* FROM `{parent_table}` n JOIN rowsync_rs "
+                f"ON n.{fk} = rowsync_rs.{key}) "
+                "SELECT * FROM rowsync_rs) rowsync_rs"
+            )
+            cond = f"({cond} OR {alias}.`{edge.column}` IN ({subtree}))"
         if child.table == parent_table and edge.action == "CASCADE":
             # A self-referencing cascade removes the whole subtree (InnoDB stops at 15
             # levels): collect it with a recursive CTE before the delete.
