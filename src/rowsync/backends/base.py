@@ -158,6 +158,11 @@ class BaseBackend:
             return name
         return f"{q}{name}{q}"
 
+    def requote(self, sql: str) -> str:
+        """Return ``sql``, written with double-quoted identifiers, quoted for this engine."""
+        q = self.identifier_quote
+        return sql if q == '"' else sql.replace('"', q)
+
     def literal_sql(self, value: object) -> str:
         """Return ``value`` (None, bool, int, float, str) as an SQL literal."""
         if value is None:
@@ -308,16 +313,7 @@ class BaseBackend:
         inbox = q(spec.inbox)
         seq = q("rowsync_seq")
         order = f" ORDER BY i.{seq}" if self.inbox_ordered else ""
-        cols = ", ".join(q(c) for c in self.capture_event_columns)
-        move = (
-            f"INSERT INTO {q(self.capture_event_table)} ({cols}) "
-            f"SELECT {self.capture_literal(spec.model_label)}, "
-            f"{self.capture_literal(spec.table)}, 'D', "
-            f"CAST(i.{q(spec.pk_column)} AS {self.inbox_text_type}), "
-            f"{self.inbox_image_sql(spec, 'i')}, NULL, i.{q('rowsync_txid')}, "
-            f"i.{q('rowsync_context')}, i.{q('rowsync_claim')}, i.{q('rowsync_until')} "
-            f"FROM {inbox} i WHERE {{where}}{order}"
-        )
+        move = self.inbox_insert_sql(spec, f"{inbox} i WHERE {{where}}{order}")
         if limit is None:
             return [
                 (move.format(where=where), 1),
@@ -331,6 +327,25 @@ class BaseBackend:
             (move.format(where=f"({where}) AND i.{seq} <= {bound}"), 2),
             (f"DELETE FROM {inbox} WHERE ({where}) AND {seq} <= {bound}", 2),
         ]
+
+    def inbox_insert_sql(self, spec: Any, source: str) -> str:
+        """Return ``INSERT INTO`` the event table ``SELECT`` the rows of ``source``.
+
+        Args:
+            spec: The captured table's ``CaptureSpec``.
+            source: What follows ``FROM``: inbox rows aliased ``i`` (and a condition).
+        """
+        q = self.qn
+        cols = ", ".join(q(c) for c in self.capture_event_columns)
+        return (
+            f"INSERT INTO {q(self.capture_event_table)} ({cols}) "
+            f"SELECT {self.capture_literal(spec.model_label)}, "
+            f"{self.capture_literal(spec.table)}, 'D', "
+            f"CAST(i.{q(spec.pk_column)} AS {self.inbox_text_type}), "
+            f"{self.inbox_image_sql(spec, 'i')}, NULL, i.{q('rowsync_txid')}, "
+            f"i.{q('rowsync_context')}, i.{q('rowsync_claim')}, i.{q('rowsync_until')} "
+            f"FROM {source}"
+        )
 
     def fast_converter(self, converter: Callable[..., Any]) -> Callable[..., Any]:
         """Return an equivalent of Django's result converter ``converter``, maybe faster.

@@ -170,18 +170,28 @@ class MySQLBackend(BaseBackend):
             None,
         )
 
-    @staticmethod
-    def _subtree(edge: Any, self_edge: Any, alias: str, from_: str, cond: str) -> str:
+    def _subtree(self, edge: Any, self_edge: Any, alias: str, from_: str, cond: str) -> str:
         """Return the rows ``from_``/``cond`` select plus their whole self-referencing subtree.
 
         InnoDB deletes a cascaded row's children through the self-reference at every
         depth (up to 15 levels): a recursive CTE collects them before the delete, and the
         edges below the table join on all of them.
         """
-        table, fk, key = edge.child.table, f"`{self_edge.column}`", f"`{self_edge.parent_column}`"
-        cte = f"rowsync_sub_{alias}"
+        return self._recursive(
+            f"rowsync_sub_{alias}",
+            f"SELECT {alias}.* FROM {from_} WHERE {cond}",
+            edge.child.table,
+            self_edge,
+            alias,
+        )
+
+    @staticmethod
+    def _recursive(cte: str, anchor: str, table: str, self_edge: Any, alias: str) -> str:
+        """Return a derived table ``alias``: the ``anchor`` rows and, through the
+        self-referencing FK ``self_edge`` of ``table``, all rows below them."""
+        fk, key = f"`{self_edge.column}`", f"`{self_edge.parent_column}`"
         return (
-            f"(WITH RECURSIVE {cte} AS (SELECT {alias}.* FROM {from_} WHERE {cond} "
+            f"(WITH RECURSIVE {cte} AS ({anchor} "
             f"UNION ALL SELECT n.* FROM `{table}` n JOIN {cte} ON n.{fk} = {cte}.{key}) "
             f"SELECT * FROM {cte}) {alias}"
         )
@@ -368,25 +378,18 @@ class MySQLBackend(BaseBackend):
         if root_self is not None and child.table != parent_table:
             # The deleted row's self-referencing subtree goes too, with the rows of this
             # table under every row of it.
-            fk, key = f"`{root_self.column}`", f"`{root_self.parent_column}`"
-            subtree = (
-                f"SELECT rowsync_rs.`{edge.parent_column}` FROM (WITH RECURSIVE rowsync_rs AS "
-                f"(SELECT * FROM `{parent_table}` WHERE {fk} = OLD.{key} UNION ALL "
-                f"SELECT n.* FROM `{parent_table}` n JOIN rowsync_rs "
-                f"ON n.{fk} = rowsync_rs.{key}) "
-                "SELECT * FROM rowsync_rs) rowsync_rs"
+            anchor = (
+                f"SELECT * FROM `{parent_table}` "
+                f"WHERE `{root_self.column}` = OLD.`{root_self.parent_column}`"
             )
+            rows = self._recursive("rowsync_rs", anchor, parent_table, root_self, "rowsync_rs")
+            subtree = f"SELECT rowsync_rs.`{edge.parent_column}` FROM {rows}"
             cond = f"({cond} OR {alias}.`{edge.column}` IN ({subtree}))"
         if child.table == parent_table and edge.action == "CASCADE":
             # A self-referencing cascade removes the whole subtree (InnoDB stops at 15
             # levels): collect it with a recursive CTE before the delete.
-            fk, key = f"`{edge.column}`", f"`{edge.parent_column}`"
-            from_ = (
-                f"(WITH RECURSIVE rowsync_sub AS (SELECT * FROM `{child.table}` "
-                f"WHERE {fk} = {parent_value} UNION ALL SELECT n.* FROM `{child.table}` n "
-                f"JOIN rowsync_sub ON n.{fk} = rowsync_sub.{key}) SELECT * FROM rowsync_sub) "
-                f"{alias}"
-            )
+            anchor = f"SELECT * FROM `{child.table}` WHERE `{edge.column}` = {parent_value}"
+            from_ = self._recursive("rowsync_sub", anchor, child.table, edge, alias)
             cond = "TRUE"
         else:
             self_edge = self._self_edge(edge)

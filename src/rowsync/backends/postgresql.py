@@ -249,19 +249,14 @@ class PostgreSQLBackend(BaseBackend):
 
     def inbox_image_sql(self, spec: Any, ref: str) -> str:
         """Return the image as ``json_build_object`` over the image columns (JSON text)."""
-        cols = [c.column for c in spec.columns]
-        # json_build_object takes at most 100 arguments: nest groups of 50 columns.
-        parts = []
-        for start in range(0, len(cols), 50):
-            group = cols[start : start + 50]
-            parts.append(
-                "jsonb_build_object("
-                + ", ".join(f"{self.capture_literal(c)}, {ref}.{self.qn(c)}" for c in group)
-                + ")"
-            )
-        if len(parts) == 1:
-            return "json_build_object" + parts[0][len("jsonb_build_object") :] + "::text"
-        return "(" + " || ".join(parts) + ")::text"
+        pairs = [
+            f"{self.capture_literal(c.column)}, {ref}.{self.qn(c.column)}" for c in spec.columns
+        ]
+        if len(pairs) <= 50:
+            return f"json_build_object({', '.join(pairs)})::text"
+        # json_build_object takes at most 100 arguments: join groups of 50 columns.
+        groups = [pairs[start : start + 50] for start in range(0, len(pairs), 50)]
+        return "(" + " || ".join(f"jsonb_build_object({', '.join(g)})" for g in groups) + ")::text"
 
     def inbox_free_sql(self) -> str:
         """No claim, or a lease that ran out."""
@@ -275,26 +270,15 @@ class PostgreSQLBackend(BaseBackend):
         """
         if limit is None:
             return super().inbox_move_sql(spec, where, limit)
-        q = self.qn
-        inbox = q(spec.inbox)
-        cols = ", ".join(q(c) for c in self.capture_event_columns)
+        inbox = self.qn(spec.inbox)
         return [
             (
                 f"WITH i AS (DELETE FROM {inbox} WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
                 f"{inbox} WHERE {where} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)) "
-                f"RETURNING *) INSERT INTO {q(self.capture_event_table)} ({cols}) "
-                f"SELECT {self.capture_literal(spec.model_label)}, "
-                f"{self.capture_literal(spec.table)}, 'D', i.{q(spec.pk_column)}::text, "
-                f"{self.inbox_image_sql(spec, 'i')}, NULL, i.{q('rowsync_txid')}, "
-                f"i.{q('rowsync_context')}, i.{q('rowsync_claim')}, i.{q('rowsync_until')} "
-                "FROM i",
+                f"RETURNING *) {self.inbox_insert_sql(spec, 'i')}",
                 1,
             )
         ]
-
-    def inbox_stamp_sql(self, spec: Any, where: str) -> str:
-        """Claims and leases are written by the triggers on PostgreSQL."""
-        raise NotImplementedError("PostgreSQL's capture triggers stamp the claim themselves")
 
     def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
         """Return PostgreSQL's capture triggers of one table.

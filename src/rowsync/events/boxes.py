@@ -27,12 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["deliver_direct", "drop_signalled", "move", "session_rows", "stamp", "touched"]
 
 
-def _q(using: str, sql: str) -> str:
-    """Return ``sql`` with its double-quoted names quoted for ``using``'s engine."""
-    quote = connections[using].ops.quote_name("x")[0]
-    return sql if quote == '"' else sql.replace('"', quote)
-
-
 def touched(session: Session) -> list[CaptureSpec]:
     """Return the inboxes this session's delete wrote rows into (one query)."""
     if not session.boxes:
@@ -47,11 +41,12 @@ def touched(session: Session) -> list[CaptureSpec]:
 
 def session_rows(session: Session, box: CaptureSpec) -> tuple[str, list[Any]]:
     """Return the condition selecting this session's rows in ``box``'s inbox."""
+    backend = get_backend(connections[session.using])
     if not session.box_ordered:
-        return _q(session.using, '"rowsync_claim" = %s'), [session.box_tag]
+        return backend.requote('"rowsync_claim" = %s'), [session.box_tag]
     assert session.box_ceilings is not None
     return (
-        _q(session.using, '"rowsync_seq" > %s AND "rowsync_seq" <= %s AND "rowsync_claim" = %s'),
+        backend.requote('"rowsync_seq" > %s AND "rowsync_seq" <= %s AND "rowsync_claim" = %s'),
         [session.box_floors[box.inbox], session.box_ceilings[box.inbox], session.box_tag],
     )
 

@@ -178,8 +178,7 @@ def capture_session(
 
 def _q(using: str, sql: str) -> str:
     """Return ``sql`` with its double-quoted names quoted for ``using``'s engine."""
-    quote = connections[using].ops.quote_name("x")[0]
-    return sql if quote == '"' else sql.replace('"', quote)
+    return get_backend(connections[using]).requote(sql)
 
 
 def _read_batch(using: str, session: Session, after: int, upto: int) -> list[EventRecord]:

@@ -1,10 +1,11 @@
 """Delivery straight from an inbox: the fast path of delivery mode ``"transaction"``.
 
-When every receiver of a captured model runs in the transaction, its deleted rows need
-not pass through the event table: the rows are read from the inbox, typed, in sequence
-ranges; each value goes through the converters Django applies to a query result of the
-same column (so the instance equals one loaded by a query); ``post_delete`` is sent; and
-the range is deleted from the inbox. No JSON is written or parsed.
+When every receiver of a captured model runs in the phase at hand (in the transaction,
+or on commit), its deleted rows need not pass through the event table: the session's rows
+are streamed from the inbox, typed; each value goes through the converters Django applies
+to a query result of the same column (so the instance equals one loaded by a query);
+``post_delete`` is sent; and the rows are deleted from the inbox. No JSON is written or
+parsed.
 
 Rows that cannot be rebuilt are left to the event-table path, which hands them to the
 worker (it dead-letters them with the reason).
@@ -13,11 +14,10 @@ worker (it dead-letters them with the reason).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models.base import ModelState
 from django.db.models.signals import post_delete
 
 from rowsync import conf
@@ -30,20 +30,28 @@ from rowsync.events.dispatch import (
     _identity_maps,
     _load_json,
     _model_mode,
+    _new_instance,
     fast_rebuild_ok,
 )
 
 __all__ = ["deliver_box"]
 
-#: ``[converter or None]`` per (model, alias, columns): each converter runs the chain
-#: Django applies to a query result of the column.
-_Plan = list[Callable[[Any], Any] | None]
+
+class _Plan(NamedTuple):
+    """How to turn inbox rows of one model into instances (per model, alias, columns)."""
+
+    attnames: list[str]
+    #: ``[(position, converter)]`` of the columns Django converts: each converter runs
+    #: the chain Django applies to a query result of the column.
+    converting: list[tuple[int, Callable[[Any], Any]]]
+
+
 _PLANS: dict[tuple[type[models.Model], str, tuple[str, ...]], _Plan] = {}
 
 
-def _chain(converters: list[Callable[..., Any]], expression: Any, connection: Any) -> Any:
-    if not converters:
-        return None
+def _chain(
+    converters: list[Callable[..., Any]], expression: Any, connection: Any
+) -> Callable[[Any], Any]:
     if len(converters) == 1:
         only = converters[0]
         return lambda value: only(value, expression, connection)
@@ -61,13 +69,16 @@ def _plan(model: type[models.Model], using: str, columns: Sequence[str]) -> _Pla
     plan = _PLANS.get(key)
     if plan is None:
         connection = connections[using]
+        fast = get_backend(connection).fast_converter
         by_column = {f.column: f for f in model._meta.concrete_fields}
-        plan = []
-        for column in columns:
+        plan = _Plan([by_column[column].attname for column in columns], [])
+        for position, column in enumerate(columns):
             col = by_column[column].get_col(model._meta.db_table)
             converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            fast = get_backend(connection).fast_converter
-            plan.append(_chain([fast(c) for c in converters], col, connection))
+            if converters:
+                plan.converting.append(
+                    (position, _chain([fast(c) for c in converters], col, connection))
+                )
         _PLANS[key] = plan
     return plan
 
@@ -109,9 +120,7 @@ def deliver_box(
     backend = get_backend(connection)
     qn = connection.ops.quote_name
     columns = [c.column for c in box.columns]
-    attnames = [c.attname for c in _fields(model, columns)]
-    plan = _plan(model, using, columns)
-    converting = [(i, convert) for i, convert in enumerate(plan) if convert is not None]
+    attnames, converting = _plan(model, using, columns)
     mode = _model_mode(model)
     size = conf.delivery_batch_size()
     row_id = backend.inbox_row_id
@@ -124,11 +133,7 @@ def deliver_box(
     default_ctx = _load_json(context) if context is not None else None
     bad: list[Any] = []
     delivered = 0
-    new, push, pop = (
-        model.__new__,
-        context_module.push_event_context,
-        context_module.pop_event_context,
-    )
+    push, pop = context_module.push_event_context, context_module.pop_event_context
     # Rows of one delete share their context: decode it and make it current once per
     # change, not once per row.
     last_raw: Any = None
@@ -159,17 +164,10 @@ def deliver_box(
                         pop(token)
                         token = push(ctx)
                     if fast:
-                        instance = new(model)
-                        state = ModelState()
-                        state.adding = False
-                        state.db = using
-                        fields = instance.__dict__
-                        fields.update(zip(attnames, values, strict=False))
-                        fields["_state"] = state
-                        fields["_rowsync_context"] = ctx
+                        instance = _new_instance(model, attnames, values, using)
                     else:
                         instance = model.from_db(using, attnames, values)
-                        instance._rowsync_context = ctx  # type: ignore[attr-defined]
+                    instance._rowsync_context = ctx  # type: ignore[attr-defined]
                     if mapped:
                         _identity_discard(model, instance.pk, using)
                     for call in calls:
@@ -191,8 +189,3 @@ def deliver_box(
         with connection.cursor() as cursor:
             cursor.execute(delete, [*params, *keep])
     return bad
-
-
-def _fields(model: type[models.Model], columns: Sequence[str]) -> list[Any]:
-    by_column = {f.column: f for f in model._meta.concrete_fields}
-    return [by_column[column] for column in columns]

@@ -249,8 +249,8 @@ def include_in_flush() -> None:
         if only_existing:
             boxes = [box.inbox for box in specs(self.connection.alias)]
             if boxes:
-                present = set(self.table_names())
-                names += [name for name in boxes if name in present and name not in names]
+                existing = set(self.table_names())
+                names += [name for name in boxes if name in existing and name not in names]
         return names
 
     django_table_names._rowsync_inboxes = True  # type: ignore[attr-defined]

@@ -153,19 +153,35 @@ class Worker:
         """Claim, deliver and delete one batch; return how many events it handled.
 
         "Handled" counts delivered events and failed attempts; 0 means nothing was due.
+        The inboxes refill the queue when the last claim came back short, and once more
+        before answering 0.
         """
+        refilled = self._refill
+        if refilled:
+            self._refill_queue()
+        handled = self._run_batch()
+        if not handled and not refilled:
+            self._refill_queue()
+            handled = self._run_batch()
+        return handled
+
+    def _refill_queue(self) -> None:
+        """Move rows the capture triggers left in the inboxes into the queue.
+
+        Many batches' worth at once, committed on its own: nothing is delivered yet, so
+        nothing is lost if this process dies next. The inboxes are listed before the
+        transaction, whose first statement must be the write on SQLite.
+        """
+        boxes = inbox.present(self.using, inbox.specs(self.using))
+        if boxes:
+            with transaction.atomic(using=self.using):
+                inbox.move_free(self.using, self.batch_size * MOVE_BATCHES, boxes)
+
+    def _run_batch(self) -> int:
         # DEBUG=True would keep every query of a long-lived worker.
         connections[self.using].queries_log.clear()
         now = timezone.now()
         ids: list[int] = []
-        refilled = self._refill
-        boxes = inbox.present(self.using, inbox.specs(self.using)) if refilled else ()
-        if boxes:
-            # Rows the capture triggers left in the inboxes join the queue when it runs
-            # low: many batches' worth at once, committed on its own (nothing is
-            # delivered yet, so nothing is lost if this process dies next).
-            with transaction.atomic(using=self.using):
-                inbox.move_free(self.using, self.batch_size * MOVE_BATCHES, boxes)
         try:
             with transaction.atomic(using=self.using):
                 # One statement claims and deletes the batch where the engine allows it;
@@ -177,7 +193,7 @@ class Worker:
                 if events is None:
                     events = self._claim(now)
                 self._refill = len(events) < self.batch_size
-                if not events and refilled:
+                if not events:
                     return 0
                 ids = [event.id for event in events]
                 for event in events:
@@ -196,8 +212,6 @@ class Worker:
                 exc,
             )
             return self._run_one_by_one(ids)
-        if not ids:
-            return self.run_once()  # the queue ran dry: refill it from the inboxes once
         self.stats.delivered += len(ids)
         self.stats.batches += 1
         return len(ids)

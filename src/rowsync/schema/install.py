@@ -22,7 +22,7 @@ from django.db.models import Model
 
 from rowsync.backends import get_backend, is_supported
 from rowsync.schema.objects import CompiledSQL
-from rowsync.schema.operations import OPTION
+from rowsync.schema.operations import OPTION, nothing_to_uninstall
 from rowsync.schema.registry import desired_objects
 
 
@@ -64,11 +64,11 @@ def install_objects(
 
 def uninstall_objects(connection: BaseDatabaseWrapper, objects: Iterable[CompiledSQL]) -> None:
     """Run the uninstall SQL of ``objects`` meant for ``connection``'s engine."""
-    todo = [o for o in objects if o.vendor == connection.vendor]
-    if any(o.kind == "table" for o in todo):
-        # A table's uninstall statements read it first: skip tables that are gone.
-        tables = set(connection.introspection.table_names())
-        todo = [o for o in todo if o.kind != "table" or o.name in tables]
+    todo = [
+        o
+        for o in objects
+        if o.vendor == connection.vendor and not nothing_to_uninstall(connection, o)
+    ]
     if not todo:
         return
     with connection.schema_editor() as editor:

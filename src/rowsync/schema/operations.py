@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
@@ -50,6 +51,15 @@ def run_statements(schema_editor: BaseDatabaseSchemaEditor, statements: tuple[st
     for sql in statements:
         # params=None: no placeholder interpolation, so '%' in trigger bodies is safe.
         schema_editor.execute(sql, params=None)
+
+
+def nothing_to_uninstall(connection: BaseDatabaseWrapper, obj: CompiledSQL) -> bool:
+    """Return whether ``obj`` is a table that is gone.
+
+    Uninstall statements must tolerate absence; a table's (they read the table first,
+    to keep its rows) cannot on every engine, so a missing table is skipped instead.
+    """
+    return obj.kind == "table" and obj.name not in connection.introspection.table_names()
 
 
 class _ObjectOperation(Operation):
@@ -98,11 +108,10 @@ class _ObjectOperation(Operation):
         if self._applies(schema_editor, app_label, state):
             if (
                 not install
-                and self.obj.kind == "table"
                 and not getattr(schema_editor, "collect_sql", False)
-                and self.obj.name not in schema_editor.connection.introspection.table_names()
+                and nothing_to_uninstall(schema_editor.connection, self.obj)
             ):
-                return  # uninstall statements must tolerate absence; a table's may not
+                return
             run_statements(
                 schema_editor, self.obj.install_sql if install else self.obj.uninstall_sql
             )
