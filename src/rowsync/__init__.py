@@ -5,7 +5,7 @@ The public API is ``__all__``; everything else may change between releases.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rowsync.events import receiver_delivery
 from rowsync.exceptions import RowsyncError
@@ -48,6 +48,9 @@ __all__ = [
     "receiver_delivery",
     "update_row",
 ]
+
+if TYPE_CHECKING:  # the real classes for type checkers; at run time they load lazily
+    from rowsync.identity.models import IdentityManager, IdentityModel, IdentityModelBase
 
 # Model classes need the app registry: they are imported on first access.
 _LAZY_IDENTITY = ("IdentityManager", "IdentityModel", "IdentityModelBase")

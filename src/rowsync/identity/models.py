@@ -20,7 +20,7 @@ This module defines models: import it only once the app registry is loading
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models.base import ModelBase
@@ -82,7 +82,9 @@ class IdentityManager(models.Manager[_M]):
 class IdentityModel(models.Model, metaclass=IdentityModelBase):
     """Abstract base of identity-mapped models (django-idmap's ``IdMapModel``)."""
 
-    objects: ClassVar[IdentityManager[Any]] = IdentityManager()
+    # Unannotated so that django-stubs binds the manager to each concrete subclass
+    # (``Article.objects.get()`` is an ``Article`` for users' mypy).
+    objects = IdentityManager()
 
     class Meta:
         abstract = True
