@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "check": "rowsync.ondelete.cli",
     "worker": "rowsync.events.cli_worker",
     "replay": "rowsync.events.cli_replay",
+    "explain": "rowsync.explain",
 }
 
 
@@ -30,7 +31,10 @@ def _load(path: str) -> ModuleType | None:
 
 
 class Command(BaseCommand):
-    help = "rowsync operations: check (drift), worker (deliver events), replay (dead letters)."
+    help = (
+        "rowsync operations: check (drift), worker (deliver events), replay (dead letters), "
+        "explain (what deleting a row does)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True)
