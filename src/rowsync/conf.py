@@ -9,14 +9,21 @@ from __future__ import annotations
 from django.conf import settings
 
 
-def _model_selection(name: str) -> str | list[str] | tuple[str, ...]:
-    value: str | list[str] | tuple[str, ...] = getattr(settings, name, ())
+def _model_selection(name: str) -> object:
+    # Returned as given: rowsync.selection.parse() treats a bad shape as "nothing" and the
+    # system checks report it, so no value can break start-up.
+    value: object = getattr(settings, name, ())
     return value
 
 
-def identity_map_selection() -> str | list[str] | tuple[str, ...]:
+def identity_map_selection() -> object:
     """Return ``ROWSYNC_IDENTITY_MAP``: ``"__all__"`` or ``"app_label"``/``"app.Model"`` labels."""
     return _model_selection("ROWSYNC_IDENTITY_MAP")
+
+
+def identity_map_exclude() -> object:
+    """Return ``ROWSYNC_IDENTITY_MAP_EXCLUDE``: labels left out of ``"__all__"``/app labels."""
+    return _model_selection("ROWSYNC_IDENTITY_MAP_EXCLUDE")
 
 
 def identity_map_options() -> object:
@@ -36,14 +43,24 @@ def identity_map_max_strong() -> object:
     return getattr(settings, "ROWSYNC_IDENTITY_MAP_MAX_STRONG", None)
 
 
-def db_on_delete_selection() -> str | list[str] | tuple[str, ...]:
+def db_on_delete_selection() -> object:
     """Return ``ROWSYNC_DB_ON_DELETE``: models whose ``on_delete`` the database enforces."""
     return _model_selection("ROWSYNC_DB_ON_DELETE")
 
 
-def capture_selection() -> str | list[str] | tuple[str, ...]:
+def db_on_delete_exclude() -> object:
+    """Return ``ROWSYNC_DB_ON_DELETE_EXCLUDE``: labels left out of ``"__all__"``/app labels."""
+    return _model_selection("ROWSYNC_DB_ON_DELETE_EXCLUDE")
+
+
+def capture_selection() -> object:
     """Return ``ROWSYNC_CAPTURE``: models whose deleted rows the database records."""
     return _model_selection("ROWSYNC_CAPTURE")
+
+
+def capture_exclude() -> object:
+    """Return ``ROWSYNC_CAPTURE_EXCLUDE``: labels left out of ``"__all__"``/app labels."""
+    return _model_selection("ROWSYNC_CAPTURE_EXCLUDE")
 
 
 # --- worker ---
