@@ -6,7 +6,43 @@ default applied, so the rest of the package never reads ``django.conf.settings``
 
 from __future__ import annotations
 
+import re
+import sys
+
 from django.conf import settings
+
+# Each reader's docstring starts with the setting it reads.
+_READER_DOC = re.compile(r"Return ``(ROWSYNC_[A-Z0-9_]+)``")
+
+
+def given(name: str) -> object:
+    """Return the value of setting ``name`` exactly as the project gives it (None if unset).
+
+    For the system checks, which report values that the readers below coerce or ignore.
+    """
+    value: object = getattr(settings, name, None)
+    return value
+
+
+def is_set(name: str) -> bool:
+    """Return whether the project sets ``name``."""
+    return hasattr(settings, name)
+
+
+def known_settings() -> frozenset[str]:
+    """Return the name of every ``ROWSYNC_*`` setting, taken from the readers' docstrings."""
+    names: set[str] = set()
+    for reader in vars(sys.modules[__name__]).values():
+        if callable(reader) and getattr(reader, "__module__", None) == __name__:
+            found = _READER_DOC.match(getattr(reader, "__doc__", None) or "")
+            if found:
+                names.add(found.group(1))
+    return frozenset(names)
+
+
+def project_settings() -> list[str]:
+    """Return the names of the ``ROWSYNC_*`` settings the project sets."""
+    return sorted(name for name in dir(settings) if name.startswith("ROWSYNC_"))
 
 
 def _model_selection(name: str) -> object:

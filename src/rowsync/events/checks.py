@@ -9,6 +9,7 @@ from django.apps import AppConfig, apps
 from django.core import checks
 
 from rowsync import conf
+from rowsync.checks import did_you_mean
 from rowsync.events.capture import DELIVERY_MODES, is_captured, model_option
 from rowsync.events.receivers import invalid_declarations
 
@@ -42,20 +43,15 @@ def check_capture(
     if mode not in DELIVERY_MODES:
         errors.append(
             checks.Error(
-                f"ROWSYNC_DELIVERY is {mode!r}.",
-                hint=f"Use one of {', '.join(map(repr, DELIVERY_MODES))}.",
+                f"ROWSYNC_DELIVERY is {conf.given('ROWSYNC_DELIVERY')!r}.",
+                hint=f"Use one of {', '.join(map(repr, DELIVERY_MODES))}."
+                + did_you_mean(mode, DELIVERY_MODES),
+                obj="ROWSYNC_DELIVERY",
                 id="rowsync.E060",
             )
         )
-    selection = conf.capture_selection()
-    if isinstance(selection, str) and selection != "__all__" and not selection:
-        errors.append(
-            checks.Error(
-                f"ROWSYNC_CAPTURE is {selection!r}.",
-                hint='Use "__all__" or a list of "app_label" / "app_label.ModelName".',
-                id="rowsync.E064",
-            )
-        )
+    # rowsync.E064 (the shape of ROWSYNC_CAPTURE) is checked with the other selections in
+    # rowsync.checks.check_selection_settings.
     models = (
         [m for config in app_configs for m in config.get_models()]
         if app_configs is not None
