@@ -6,8 +6,9 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-RANGE = {f"rowsync.{kind}{n}" for kind in "EW" for n in range(100, 130)}
-SETTING_IDS = RANGE | {
+# The ids about settings themselves (W110-W114 and W120 are about the models they select:
+# changing ROWSYNC_CAPTURE may rightly uncover a W120).
+SETTING_IDS = {f"rowsync.{kind}{n}" for kind in "EW" for n in range(100, 110)} | {
     "rowsync.E004",
     "rowsync.E005",
     "rowsync.E006",

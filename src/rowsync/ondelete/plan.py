@@ -157,6 +157,29 @@ class Plan:
         """Return ``(field, behaviour)`` for ``model``'s own enforced foreign keys."""
         return [(f, self.behaviours[f]) for f in relation_fields(model) if f in self.behaviours]
 
+    def unseen(self) -> dict[Any, Behaviour]:
+        """Return the enforced foreign keys whose rows Django's Collector never sees.
+
+        Those declared with a ``DB_*`` value (rowsync's or Django 6.1's), and the chains
+        below their cascades. Foreign keys a ``ROWSYNC_DB_ON_DELETE`` selection enforces
+        are not among them: the Collector still handles them on ORM deletes.
+        """
+        gone: set[type[Model]] = set()  # models whose rows the database deletes unseen
+        found: dict[Any, Behaviour] = {}
+        changed = True
+        while changed:
+            changed = False
+            for fk, behaviour in self.behaviours.items():
+                if fk in found or not (
+                    behaviour.python_skips or (behaviour.source == "chain" and _target(fk) in gone)
+                ):
+                    continue
+                found[fk] = behaviour
+                changed = True
+                if behaviour.operation == a.CASCADE:
+                    gone.add(fk.model._meta.concrete_model)
+        return found
+
 
 def _target(field: Any) -> type[Model]:
     model: type[Model] = field.remote_field.model._meta.concrete_model
