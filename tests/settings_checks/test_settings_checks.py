@@ -6,6 +6,9 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
+# Django 6.1's JSONField check asks SQLite whether it supports JSON: allow the query.
+pytestmark = pytest.mark.django_db(databases=["default", "other"])
+
 # The ids about settings themselves (W110-W114 and W120 are about the models they select:
 # changing ROWSYNC_CAPTURE may rightly uncover a W120).
 SETTING_IDS = {f"rowsync.{kind}{n}" for kind in "EW" for n in range(100, 110)} | {
