@@ -6,17 +6,60 @@ default applied, so the rest of the package never reads ``django.conf.settings``
 
 from __future__ import annotations
 
+import re
+import sys
+
 from django.conf import settings
 
+# Each reader's docstring starts with the setting it reads.
+_READER_DOC = re.compile(r"Return ``(ROWSYNC_[A-Z0-9_]+)``")
 
-def _model_selection(name: str) -> str | list[str] | tuple[str, ...]:
-    value: str | list[str] | tuple[str, ...] = getattr(settings, name, ())
+
+def given(name: str) -> object:
+    """Return the value of setting ``name`` exactly as the project gives it (None if unset).
+
+    For the system checks, which report values that the readers below coerce or ignore.
+    """
+    value: object = getattr(settings, name, None)
     return value
 
 
-def identity_map_selection() -> str | list[str] | tuple[str, ...]:
+def is_set(name: str) -> bool:
+    """Return whether the project sets ``name``."""
+    return hasattr(settings, name)
+
+
+def known_settings() -> frozenset[str]:
+    """Return the name of every ``ROWSYNC_*`` setting, taken from the readers' docstrings."""
+    names: set[str] = set()
+    for reader in vars(sys.modules[__name__]).values():
+        if callable(reader) and getattr(reader, "__module__", None) == __name__:
+            found = _READER_DOC.match(getattr(reader, "__doc__", None) or "")
+            if found:
+                names.add(found.group(1))
+    return frozenset(names)
+
+
+def project_settings() -> list[str]:
+    """Return the names of the ``ROWSYNC_*`` settings the project sets."""
+    return sorted(name for name in dir(settings) if name.startswith("ROWSYNC_"))
+
+
+def _model_selection(name: str) -> object:
+    # Returned as given: rowsync.selection.parse() treats a bad shape as "nothing" and the
+    # system checks report it, so no value can break start-up.
+    value: object = getattr(settings, name, ())
+    return value
+
+
+def identity_map_selection() -> object:
     """Return ``ROWSYNC_IDENTITY_MAP``: ``"__all__"`` or ``"app_label"``/``"app.Model"`` labels."""
     return _model_selection("ROWSYNC_IDENTITY_MAP")
+
+
+def identity_map_exclude() -> object:
+    """Return ``ROWSYNC_IDENTITY_MAP_EXCLUDE``: labels left out of ``"__all__"``/app labels."""
+    return _model_selection("ROWSYNC_IDENTITY_MAP_EXCLUDE")
 
 
 def identity_map_options() -> object:
@@ -36,14 +79,24 @@ def identity_map_max_strong() -> object:
     return getattr(settings, "ROWSYNC_IDENTITY_MAP_MAX_STRONG", None)
 
 
-def db_on_delete_selection() -> str | list[str] | tuple[str, ...]:
+def db_on_delete_selection() -> object:
     """Return ``ROWSYNC_DB_ON_DELETE``: models whose ``on_delete`` the database enforces."""
     return _model_selection("ROWSYNC_DB_ON_DELETE")
 
 
-def capture_selection() -> str | list[str] | tuple[str, ...]:
+def db_on_delete_exclude() -> object:
+    """Return ``ROWSYNC_DB_ON_DELETE_EXCLUDE``: labels left out of ``"__all__"``/app labels."""
+    return _model_selection("ROWSYNC_DB_ON_DELETE_EXCLUDE")
+
+
+def capture_selection() -> object:
     """Return ``ROWSYNC_CAPTURE``: models whose deleted rows the database records."""
     return _model_selection("ROWSYNC_CAPTURE")
+
+
+def capture_exclude() -> object:
+    """Return ``ROWSYNC_CAPTURE_EXCLUDE``: labels left out of ``"__all__"``/app labels."""
+    return _model_selection("ROWSYNC_CAPTURE_EXCLUDE")
 
 
 # --- worker ---

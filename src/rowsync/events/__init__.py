@@ -25,6 +25,7 @@ def setup() -> None:
     schema.setup()
     schema.register_contributor(triggers.OWNER, triggers.capture_objects)
     django_checks.register(checks.check_capture, django_checks.Tags.models)
+    django_checks.register(checks.check_lost_side_effects, django_checks.Tags.models)
     delivery.setup()
     inbox.include_in_flush()
     post_migrate.connect(inbox.forget_tables, dispatch_uid="rowsync.events.inbox.forget_tables")

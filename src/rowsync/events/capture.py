@@ -82,7 +82,7 @@ def is_captured(model: type[models.Model]) -> bool:
     if option is not None:
         return bool(option)
     # Unmanaged tables are only captured when the model asks for it explicitly.
-    return model._meta.managed and selects(conf.capture_selection(), model)
+    return model._meta.managed and selects(conf.capture_selection(), model, conf.capture_exclude())
 
 
 def captured_models() -> list[type[models.Model]]:

@@ -7,12 +7,94 @@ from typing import Any
 
 from django.apps import AppConfig, apps
 from django.core import checks
+from django.db import models
+from django.db.models.signals import ModelSignal, post_delete, post_save, pre_delete
 
-from rowsync import conf
+from rowsync import conf, ondelete
+from rowsync.checks import did_you_mean
 from rowsync.events.capture import DELIVERY_MODES, is_captured, model_option
 from rowsync.events.receivers import invalid_declarations
 
-__all__ = ["check_capture"]
+__all__ = ["check_capture", "check_lost_side_effects", "lost_side_effects"]
+
+# {SQL action: the signals Django would have sent for the changed rows}
+_SIGNALS: dict[str, tuple[tuple[str, ModelSignal], ...]] = {
+    "CASCADE": (("pre_delete", pre_delete), ("post_delete", post_delete)),
+    "SET NULL": (("post_save", post_save),),
+    "SET DEFAULT": (("post_save", post_save),),
+}
+
+
+def _receiver_names(signal: ModelSignal, model: type[models.Model]) -> list[str]:
+    """Return the names of ``signal``'s live receivers for ``model``, rowsync's left out."""
+    live: Any = signal._live_receivers(model)
+    # Django >= 5.0 returns (sync receivers, async receivers).
+    receivers = [*live[0], *live[1]] if isinstance(live, tuple) else list(live)
+    names = []
+    for receiver in receivers:
+        module = getattr(receiver, "__module__", "") or ""
+        name = getattr(receiver, "__qualname__", None) or type(receiver).__qualname__
+        if module.split(".")[0] != "rowsync":
+            names.append(f"{module}.{name}")
+    return names
+
+
+def lost_side_effects(
+    relations: Any, selected: set[type[models.Model]]
+) -> list[checks.CheckMessage]:
+    """rowsync.W120: the database deletes or updates rows whose side effects nobody handles.
+
+    Args:
+        relations: A :class:`rowsync.ondelete.plan.Plan`, or ``{fk: SQL action}`` as
+            :func:`rowsync.ondelete.unseen_relations` returns.
+        selected: The models to report on.
+    """
+    if not isinstance(relations, dict):
+        relations = ondelete.unseen_relations(relations)
+    messages: list[checks.CheckMessage] = []
+    for fk, action in relations.items():
+        model = fk.model._meta.concrete_model
+        if model not in selected or model._meta.auto_created or is_captured(model):
+            continue
+        lost = [
+            f"{signal_name} receiver {name}"
+            for signal_name, signal in _SIGNALS[action]
+            for name in _receiver_names(signal, model)
+        ]
+        if action == "CASCADE":
+            lost += [
+                f"FileField {f.name}"
+                for f in model._meta.concrete_fields
+                if isinstance(f, models.FileField)
+            ]
+        if not lost:
+            continue
+        done = "deletes" if action == "CASCADE" else "updates"
+        messages.append(
+            checks.Warning(
+                f"The database {done} {model._meta.label} rows through "
+                f"{fk.model._meta.label}.{fk.name} ({action}) without Django, so these "
+                f"never run or are never cleaned up: {'; '.join(lost)}.",
+                hint=f'Capture the model (ROWSYNC_CAPTURE = [..., "{model._meta.label}"] or '
+                "RowsyncMeta.capture = True) to get its signals from the database, or keep "
+                "the relation at the Python level.",
+                obj=fk,
+                id="rowsync.W120",
+            )
+        )
+    return messages
+
+
+def check_lost_side_effects(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """rowsync.W120: see :func:`lost_side_effects`."""
+    models_ = (
+        {m for config in app_configs for m in config.get_models()}
+        if app_configs is not None
+        else set(apps.get_models())
+    )
+    return lost_side_effects(ondelete.unseen_relations(), models_)
 
 
 def check_capture(
@@ -42,20 +124,15 @@ def check_capture(
     if mode not in DELIVERY_MODES:
         errors.append(
             checks.Error(
-                f"ROWSYNC_DELIVERY is {mode!r}.",
-                hint=f"Use one of {', '.join(map(repr, DELIVERY_MODES))}.",
+                f"ROWSYNC_DELIVERY is {conf.given('ROWSYNC_DELIVERY')!r}.",
+                hint=f"Use one of {', '.join(map(repr, DELIVERY_MODES))}."
+                + did_you_mean(mode, DELIVERY_MODES),
+                obj="ROWSYNC_DELIVERY",
                 id="rowsync.E060",
             )
         )
-    selection = conf.capture_selection()
-    if isinstance(selection, str) and selection != "__all__" and not selection:
-        errors.append(
-            checks.Error(
-                f"ROWSYNC_CAPTURE is {selection!r}.",
-                hint='Use "__all__" or a list of "app_label" / "app_label.ModelName".',
-                id="rowsync.E064",
-            )
-        )
+    # rowsync.E064 (the shape of ROWSYNC_CAPTURE) is checked with the other selections in
+    # rowsync.checks.check_selection_settings.
     models = (
         [m for config in app_configs for m in config.get_models()]
         if app_configs is not None

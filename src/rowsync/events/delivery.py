@@ -532,7 +532,7 @@ _MODES: dict[str, frozenset[str]] = {}
 
 
 def _modes_in_play() -> frozenset[str]:
-    key = conf.delivery_mode() + "|" + repr(conf.capture_selection())
+    key = conf.delivery_mode() + "|" + repr((conf.capture_selection(), conf.capture_exclude()))
     modes = _MODES.get(key)
     if modes is None:
         modes = _MODES[key] = frozenset(delivery_mode_for(m) for m in captured_models())

@@ -92,7 +92,7 @@ def specs(using: str) -> tuple[CaptureSpec, ...]:
     connection = connections[using]
     if not is_supported(connection) or not get_backend(connection).capture_inbox:
         return ()
-    key = (connection.vendor, repr(conf.capture_selection()))
+    key = (connection.vendor, repr((conf.capture_selection(), conf.capture_exclude())))
     found = _SPECS.get(key)
     if found is None:
         found = _SPECS[key] = tuple(
@@ -136,7 +136,8 @@ def reachable(using: str, start: Iterable[type[models.Model]]) -> tuple[CaptureS
     if not boxes:
         return ()
     wanted = frozenset(start)
-    key = (connections[using].vendor, repr(conf.capture_selection()), wanted)
+    selection = repr((conf.capture_selection(), conf.capture_exclude()))
+    key = (connections[using].vendor, selection, wanted)
     found = _REACHABLE.get(key)
     if found is None:
         labels = {m._meta.label_lower for m in _cascade_closure(wanted)}

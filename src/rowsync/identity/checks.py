@@ -27,6 +27,7 @@ from django.core import checks
 from django.db.models import Model
 
 from rowsync import conf
+from rowsync.checks import unknown_label_hint
 from rowsync.identity import registry
 from rowsync.identity.keys import META_OPTIONS, REGISTRY
 
@@ -54,9 +55,11 @@ def _labels_known(label: str) -> bool:
 def _check_setting() -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     value: object = conf.identity_map_selection()
-    if isinstance(value, str):
+    if isinstance(value, str) and value:
         labels = [value]
-    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+    elif isinstance(value, list | tuple | set | frozenset) and all(
+        isinstance(v, str) for v in value
+    ):
         labels = list(value)
     else:
         return [
@@ -78,11 +81,11 @@ def _check_setting() -> list[checks.CheckMessage]:
                 )
             )
         seen.add(low)
-        if not _labels_known(label):
+        if not _labels_known(label) or (label == "__all__" and len(labels) > 1):
             errors.append(
                 _error(
                     f"ROWSYNC_IDENTITY_MAP names {label!r}, which is no installed app or model.",
-                    'Use "app_label" or "app_label.ModelName" of an installed app.',
+                    unknown_label_hint(label),
                     "rowsync.E006",
                 )
             )

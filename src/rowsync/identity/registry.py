@@ -26,14 +26,10 @@ def declared_options(model: type[Model]) -> dict[str, Any] | None:
     return meta
 
 
-def valid_selection() -> str | list[str] | tuple[str, ...]:
+def valid_selection() -> object:
     """Return ``ROWSYNC_IDENTITY_MAP`` if its shape is valid, else ``()`` (see E005)."""
     value: object = conf.identity_map_selection()
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return value
-    return ()
+    return value if selection.parse(value).valid else ()
 
 
 def setting_options(model: type[Model]) -> dict[str, Any]:
@@ -49,8 +45,11 @@ def setting_options(model: type[Model]) -> dict[str, Any]:
 
 def selected_by_setting(model: type[Model]) -> bool:
     """Return whether ``ROWSYNC_IDENTITY_MAP`` names ``model`` (or its app)."""
-    sel = valid_selection()
-    return bool(sel) and selection.selects(sel, model)
+    # The identity map is about objects, not tables: unmanaged models and proxies follow
+    # "__all__" and app labels too.
+    return selection.selects(
+        valid_selection(), model, conf.identity_map_exclude(), tables_only=False
+    )
 
 
 def _bool_options(raw: dict[str, Any]) -> dict[str, bool]:

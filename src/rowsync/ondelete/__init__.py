@@ -30,6 +30,7 @@ __all__ = [
     "SetTargetMissing",
     "db_action",
     "setup",
+    "unseen_relations",
 ]
 
 # {rowsync operation: what the row undergoes, in SQL ON DELETE words}
@@ -62,6 +63,32 @@ def db_action(fk: Any) -> str | None:
     if behaviour is None:
         return None
     return _SQL_ACTIONS.get(behaviour.operation)
+
+
+def unseen_relations(plan: Any = None) -> dict[Any, str]:
+    """Return the foreign keys whose rows the database changes where Django never looks.
+
+    The rows of these relations are deleted or updated by the database alone, so Django
+    sends none of their signals: declared with a ``DB_*`` value (rowsync's or Django
+    6.1's), or reached by a database cascade below one.
+
+    Args:
+        plan: The plan to read (tests); the installed models' plan by default.
+
+    Returns:
+        ``{fk: "CASCADE" | "SET NULL" | "SET DEFAULT"}`` (see :func:`db_action`).
+    """
+    if plan is None:
+        from django.apps import apps
+
+        from rowsync.ondelete.plan import get_plan
+
+        plan = get_plan(apps)
+    return {
+        fk: _SQL_ACTIONS[behaviour.operation]
+        for fk, behaviour in plan.unseen().items()
+        if behaviour.operation in _SQL_ACTIONS
+    }
 
 
 def setup() -> None:

@@ -24,8 +24,26 @@ def _models(app_configs: Sequence[AppConfig] | None) -> set[Any]:
 def check_models(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """rowsync.E031-E035: foreign keys the database cannot enforce as asked."""
-    return plan_errors(get_plan(apps), _models(app_configs))
+    """rowsync.E031-E035: foreign keys the database cannot enforce as asked; W110-W114."""
+    plan = get_plan(apps)
+    selected = _models(app_configs)
+    return plan_errors(plan, selected) + plan_warnings(plan, selected)
+
+
+def plan_warnings(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
+    """Return the warnings of ``plan``: relations ``ROWSYNC_DB_ON_DELETE`` leaves to Python."""
+    return [
+        checks.Warning(
+            f"{field.model._meta.label}.{field.name} stays at the Python level although "
+            f"ROWSYNC_DB_ON_DELETE selects it: {python_level.reason}.",
+            hint="Django's Collector handles it as without rowsync (ORM deletes only). "
+            "Silence this id, or leave the model out with ROWSYNC_DB_ON_DELETE_EXCLUDE.",
+            obj=field,
+            id=python_level.check_id,
+        )
+        for field, python_level in getattr(plan, "python_level", {}).items()
+        if field.model in selected
+    ]
 
 
 def plan_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:

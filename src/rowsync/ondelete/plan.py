@@ -17,9 +17,10 @@ work on ORM deletes (signals, counts unchanged); the database covers everything 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps as installed_apps
 from django.apps.registry import Apps
 from django.db import models
 from django.db.models import Field, Model
@@ -121,6 +122,19 @@ def field_behaviour(field: Any) -> Behaviour | None:
     return None
 
 
+@dataclass(frozen=True)
+class PythonLevel:
+    """Why a foreign key a project-wide selection takes stays at the Python level.
+
+    Attributes:
+        check_id: The id of the warning that reports it (``rowsync.W110``-``W114``).
+        reason: What stops the database from enforcing it, in words.
+    """
+
+    check_id: str
+    reason: str
+
+
 @dataclass
 class Plan:
     """The enforced foreign keys of one app registry.
@@ -129,15 +143,42 @@ class Plan:
         behaviours: ``{field: Behaviour}`` for every enforced foreign key.
         deletable: Concrete models whose rows the database can delete (cascades).
         incoming: ``{concrete target model: [enforced fields pointing at it]}``.
+        python_level: ``{field: PythonLevel}``: foreign keys that ``"__all__"`` or an app
+            label selects but the database cannot enforce; Django's Collector handles them
+            exactly as without rowsync.
     """
 
     behaviours: dict[Any, Behaviour]
     deletable: set[type[Model]]
     incoming: dict[type[Model], list[Any]]
+    python_level: dict[Any, PythonLevel] = field(default_factory=dict)
 
     def for_model(self, model: type[Model]) -> list[tuple[Any, Behaviour]]:
         """Return ``(field, behaviour)`` for ``model``'s own enforced foreign keys."""
         return [(f, self.behaviours[f]) for f in relation_fields(model) if f in self.behaviours]
+
+    def unseen(self) -> dict[Any, Behaviour]:
+        """Return the enforced foreign keys whose rows Django's Collector never sees.
+
+        Those declared with a ``DB_*`` value (rowsync's or Django 6.1's), and the chains
+        below their cascades. Foreign keys a ``ROWSYNC_DB_ON_DELETE`` selection enforces
+        are not among them: the Collector still handles them on ORM deletes.
+        """
+        gone: set[type[Model]] = set()  # models whose rows the database deletes unseen
+        found: dict[Any, Behaviour] = {}
+        changed = True
+        while changed:
+            changed = False
+            for fk, behaviour in self.behaviours.items():
+                if fk in found or not (
+                    behaviour.python_skips or (behaviour.source == "chain" and _target(fk) in gone)
+                ):
+                    continue
+                found[fk] = behaviour
+                changed = True
+                if behaviour.operation == a.CASCADE:
+                    gone.add(fk.model._meta.concrete_model)
+        return found
 
 
 def _target(field: Any) -> type[Model]:
@@ -145,49 +186,165 @@ def _target(field: Any) -> type[Model]:
     return model
 
 
-def build_plan(apps: Apps, selection: object) -> Plan:
-    """Compute the plan of ``apps`` for the ``ROWSYNC_DB_ON_DELETE`` value ``selection``."""
+def _label(field: Any) -> str:
+    return f"{field.model._meta.label}.{field.name}"
+
+
+def _grow(
+    fields: list[Any],
+    behaviours: dict[Any, Behaviour],
+    deletable: set[type[Model]],
+    wanted: Any,
+) -> None:
+    """Add to ``behaviours``/``deletable`` until nothing changes.
+
+    ``wanted(field)`` returns the behaviour a field not yet enforced asks for (or None);
+    a field whose target the database can delete follows as ``chain``.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for fk in fields:
+            if fk in behaviours:
+                continue
+            behaviour = wanted(fk)
+            if behaviour is None and _target(fk) in deletable:
+                behaviour = python_behaviour(fk, "chain")
+            if behaviour is None:
+                continue
+            behaviours[fk] = behaviour
+            changed = True
+            if behaviour.operation == a.CASCADE:
+                deletable.add(fk.model._meta.concrete_model)
+
+
+def _python_only(
+    fk: Any, behaviour: Behaviour, blocked: dict[type[Model], PythonLevel]
+) -> PythonLevel | None:
+    """Return why the database cannot enforce ``fk`` as ``behaviour``, None if it can."""
+    if not fk.db_constraint and behaviour.operation != a.DO_NOTHING:
+        return PythonLevel("rowsync.W110", "it has db_constraint=False")
+    if behaviour.operation in (a.SET, a.SET_DEFAULT) and not behaviour.supported:
+        return PythonLevel(
+            "rowsync.W111",
+            f"the value of {behaviour.operation} ({behaviour.value!r}) is a Python callable "
+            "or object",
+        )
+    if behaviour.operation != a.CASCADE:
+        return None
+    model = fk.model._meta.concrete_model
+    if model in blocked:
+        return blocked[model]
+    opts = model._meta
+    if opts.parents and not fk.remote_field.parent_link:
+        return PythonLevel(
+            "rowsync.W113",
+            f"{opts.label} is a multi-table inheritance child: the database would leave its "
+            "parent rows behind",
+        )
+    return None
+
+
+def _generic_relations(model: type[Model]) -> list[str]:
+    """Return the names of ``model``'s GenericRelations.
+
+    Migration states (which the autodetector plans from) keep no GenericRelation: read
+    them from the installed model of the same label.
+    """
+    names = [f.name for f in model._meta.private_fields if hasattr(f, "bulk_related_objects")]
+    if names or model._meta.apps is installed_apps:
+        return names
+    try:
+        installed = installed_apps.get_model(model._meta.label)
+    except LookupError:
+        return names
+    return [f.name for f in installed._meta.private_fields if hasattr(f, "bulk_related_objects")]
+
+
+def _generic_owners(apps: Apps) -> dict[type[Model], PythonLevel]:
+    """Return the models whose rows only Python may delete: they own a GenericRelation."""
+    owners: dict[type[Model], PythonLevel] = {}
+    for model in apps.get_models():
+        opts = model._meta
+        generic = _generic_relations(model)
+        if generic and not opts.proxy:
+            owners[model] = PythonLevel(
+                "rowsync.W112",
+                f"{opts.label} owns the GenericRelation {', '.join(generic)}, whose objects "
+                "only Django's Collector deletes",
+            )
+    return owners
+
+
+def build_plan(apps: Apps, selection: object, exclude: object = ()) -> Plan:
+    """Compute the plan of ``apps`` for the ``ROWSYNC_DB_ON_DELETE`` value ``selection``.
+
+    Explicit choices (a ``DB_*`` on_delete, and what the database must do below them) are
+    taken as written; the checks report what the database cannot do (E031-E035). What a
+    ``selection`` adds on top is dropped, field by field, where the database cannot do it,
+    together with every cascade that would delete rows those fields still point at
+    (recorded in :attr:`Plan.python_level`).
+    """
     fields: list[Any] = []
     for model in apps.get_models(include_auto_created=True):
         opts = model._meta
         if opts.proxy or opts.swapped:
             continue
         fields.extend(relation_fields(model))
-    behaviours: dict[Any, Behaviour] = {}
-    deletable: set[type[Model]] = set()
-    changed = True
-    while changed:
-        changed = False
-        for field in fields:
-            if field in behaviours:
+    explicit: dict[Any, Behaviour] = {}
+    explicit_deletable: set[type[Model]] = set()
+    _grow(fields, explicit, explicit_deletable, field_behaviour)
+
+    python_level: dict[Any, PythonLevel] = {}
+    # {concrete model: why the database must not delete its rows}
+    blocked = _generic_owners(apps)
+
+    def wanted(fk: Any) -> Behaviour | None:
+        if fk in python_level or not selects(selection, fk.model, exclude):
+            return None
+        return python_behaviour(fk, "setting")
+
+    while True:
+        behaviours = dict(explicit)
+        deletable = set(explicit_deletable)
+        _grow(fields, behaviours, deletable, wanted)
+        found = False
+        for fk, behaviour in behaviours.items():
+            if fk in explicit or fk in python_level:
                 continue
-            behaviour = field_behaviour(field)
-            if behaviour is None and selection and selects(selection, field.model):  # type: ignore[arg-type]
-                behaviour = python_behaviour(field, "setting")
-            if behaviour is None and _target(field) in deletable:
-                behaviour = python_behaviour(field, "chain")
-            if behaviour is None:
+            why = _python_only(fk, behaviour, blocked)
+            if why is None:
                 continue
-            behaviours[field] = behaviour
-            changed = True
-            if behaviour.operation == a.CASCADE:
-                deletable.add(field.model._meta.concrete_model)
+            python_level[fk] = why
+            found = True
+            # The rows of fk's target must now be deleted by Python too: a database
+            # cascade would fail on (or orphan) the rows fk still points at.
+            blocked.setdefault(
+                _target(fk),
+                PythonLevel(
+                    "rowsync.W114",
+                    f"{_label(fk)}, which points at its rows, stays at the Python level",
+                ),
+            )
+        if not found:
+            break
     incoming: dict[type[Model], list[Any]] = {}
-    for field in behaviours:
-        incoming.setdefault(_target(field), []).append(field)
-    return Plan(behaviours, deletable, incoming)
+    for fk in behaviours:
+        incoming.setdefault(_target(fk), []).append(fk)
+    return Plan(behaviours, deletable, incoming, python_level)
 
 
 def get_plan(apps: Apps) -> Plan:
     """Return the (cached) plan of ``apps`` for the current settings."""
     selection = conf.db_on_delete_selection()
+    exclude = conf.db_on_delete_exclude()
     models_ = apps.get_models(include_auto_created=True)
-    key = (repr(selection), len(models_), id(models_[0]) if models_ else 0)
+    key = (repr(selection), repr(exclude), len(models_), id(models_[0]) if models_ else 0)
     cached = apps.__dict__.get("_rowsync_ondelete_plan")
     if cached is not None and cached[0] == key:
         plan: Plan = cached[1]
         return plan
-    plan = build_plan(apps, selection)
+    plan = build_plan(apps, selection, exclude)
     apps.__dict__["_rowsync_ondelete_plan"] = (key, plan)
     return plan
 
