@@ -77,6 +77,8 @@ def setup() -> None:
     # The events subsystem wraps Collector.delete as well. This wrapper must be the
     # outer one: its savepoint lets it explain a refusal after the inner ones failed.
     events.setup()
-    deletion.patch_collector()
+    if deletion.needs_patch():
+        deletion.patch_collector()
+        schema.activate()
     django_checks.register(checks.check_models, django_checks.Tags.models)
     django_checks.register(checks.check_drift, django_checks.Tags.database)

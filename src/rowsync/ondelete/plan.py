@@ -135,6 +135,14 @@ class Plan:
     deletable: set[type[Model]]
     incoming: dict[type[Model], list[Any]]
 
+    @property
+    def switched_on(self) -> bool:
+        """Return whether rowsync enforces anything (a ``DB_*`` value or the setting).
+
+        Django 6.1's own ``DB_*`` values alone switch nothing on: Django handles them.
+        """
+        return any(b.rowsync_compiles for b in self.behaviours.values())
+
     def for_model(self, model: type[Model]) -> list[tuple[Any, Behaviour]]:
         """Return ``(field, behaviour)`` for ``model``'s own enforced foreign keys."""
         return [(f, self.behaviours[f]) for f in relation_fields(model) if f in self.behaviours]
