@@ -84,3 +84,24 @@ def test_django_db_cascade_counts_are_djangos(plain, installed, tmp_path):
     )
     assert other["hooks"]["Collector.delete"] != plain["hooks"]["Collector.delete"]
     assert other["operations"]["db_cascade"] == plain["operations"]["db_cascade"]
+
+
+#: Operations of the probe that touch no captured model.
+UNCAPTURED = ("m2m_remove", "delete_nothing", "delete_order", "delete_customer", "db_cascade")
+
+
+def test_capture_costs_nothing_for_deletes_it_cannot_record(plain, tmp_path):
+    captured = probe(
+        tmp_path,
+        "capture",
+        INSTALLED_APPS_EXTRA=["rowsync"],
+        ROWSYNC_CAPTURE=["plainapp.Captured"],
+    )
+    assert captured["hooks"]["Collector.delete"] != plain["hooks"]["Collector.delete"]
+    for name in UNCAPTURED:
+        if name in plain["operations"]:
+            assert captured["operations"][name] == plain["operations"][name], name
+    # The captured model's delete still runs in a capture session.
+    ops = captured["operations"]["captured_delete"]
+    assert ops["result"] == plain["operations"]["captured_delete"]["result"]
+    assert len(ops["sql"]) > len(plain["operations"]["captured_delete"]["sql"])
