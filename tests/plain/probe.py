@@ -62,11 +62,13 @@ def hooks() -> dict[str, str]:
     from django.db.backends.sqlite3.schema import DatabaseSchemaEditor
     from django.db.models import Manager, Model, QuerySet, deletion, query
     from django.db.models.deletion import Collector
+    from django.db.models.fields.related import ForeignKey
     from django.dispatch import Signal
 
     found = {
         "Collector.delete": _name(Collector.delete),
         "Collector.collect": _name(Collector.collect),
+        "ForeignKey._check_on_delete": _name(ForeignKey._check_on_delete),
         "Model.from_db": _name(Model.__dict__["from_db"]),
         "Model.refresh_from_db": _name(Model.refresh_from_db),
         "Model.delete": _name(Model.delete),

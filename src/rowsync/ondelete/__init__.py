@@ -69,7 +69,7 @@ def setup() -> None:
     from django.core import checks as django_checks
 
     from rowsync import events, schema
-    from rowsync.ondelete import checks, deletion
+    from rowsync.ondelete import checks, deletion, mixing
     from rowsync.ondelete.compile import OWNER, compile_model
 
     schema.setup()
@@ -79,6 +79,7 @@ def setup() -> None:
     events.setup()
     if deletion.needs_patch():
         deletion.patch_collector()
+        mixing.patch_check()
         schema.activate()
     django_checks.register(checks.check_models, django_checks.Tags.models)
     django_checks.register(checks.check_drift, django_checks.Tags.database)

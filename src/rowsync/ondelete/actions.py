@@ -7,8 +7,9 @@ that does the work (see :mod:`rowsync.ondelete.compile`) and turns a refusal by 
 database into Django's own ``ProtectedError``/``RestrictedError``.
 
 On Django 6.1 Django's ``models.DB_CASCADE``/``DB_SET_NULL``/``DB_SET_DEFAULT`` keep
-working: Django emits their ``ON DELETE`` clause and rowsync leaves them alone (it only
-adds counts, refusal translation and chain enforcement around them).
+working: Django emits their ``ON DELETE`` clause and counts their deletes; rowsync leaves
+them alone (it only adds chain enforcement around them, and lets its own values mix with
+them: :mod:`rowsync.ondelete.mixing`).
 """
 
 from __future__ import annotations
