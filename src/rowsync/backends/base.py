@@ -67,6 +67,27 @@ OnDeleteSQL = tuple[str, list[str], list[str]]
 PROTECT_MARKER = "rowsync.protect"
 SET_TARGET_MARKER = "rowsync.set_target_missing"
 
+#: Longest object name, in UTF-8 bytes, that every engine keeps whole: PostgreSQL cuts
+#: identifiers at 63 *bytes* (NAMEDATALEN - 1,
+#: https://www.postgresql.org/docs/current/sql-syntax-lexical.html#SQL-SYNTAX-IDENTIFIERS),
+#: MariaDB refuses names over 64 characters
+#: (https://mariadb.com/kb/en/identifier-names/#maximum-length); SQLite has no limit.
+MAX_NAME_BYTES = 63
+
+
+def bounded_name(head: str, table: str, digest: str, room: int) -> str:
+    """Return ``<head><table>_<digest>``, lowercase, within :data:`MAX_NAME_BYTES`.
+
+    ``table`` is cut to ``room`` characters, then, for non-ASCII names, by whole
+    characters until the name fits in 63 bytes, so the digest that keeps long names
+    apart is never cut off by the engine. ASCII names are unchanged by the byte rule.
+    """
+    part = table.lower()[:room]
+    tail = f"_{digest}"
+    while len(f"{head}{part}{tail}".encode()) > MAX_NAME_BYTES and part:
+        part = part[:-1]
+    return f"{head}{part}{tail}"
+
 
 class BaseBackend:
     """Facts and SQL for one database engine.
@@ -231,9 +252,9 @@ class BaseBackend:
     )
 
     def capture_trigger_name(self, kind: str, table: str) -> str:
-        """Return ``rowsync_<kind>_<table>_<hash5>``, lowercase, at most 63 characters."""
+        """Return ``rowsync_<kind>_<table>_<hash5>``, lowercase, at most 63 bytes."""
         digest = hashlib.sha1(f"{kind}:{table}".encode()).hexdigest()[:5]
-        return f"rowsync_{kind}_{table[: 63 - len(kind) - 16]}_{digest}".lower()
+        return bounded_name(f"rowsync_{kind}_", table, digest, 63 - len(kind) - 16)
 
     def capture_literal(self, value: str) -> str:
         """Return ``value`` as a SQL string literal (identifiers and labels only)."""

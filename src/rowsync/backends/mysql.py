@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, ClassVar
 
-from rowsync.backends.base import BaseBackend, OnDeleteSpec, OnDeleteSQL
+from rowsync.backends.base import BaseBackend, OnDeleteSpec, OnDeleteSQL, bounded_name
 
 #: One row source of the pre-cascade walk: (child spec, op, FK column nulled or "",
 #: alias of the child's rows, FROM clause, WHERE condition).
@@ -278,7 +278,7 @@ class MySQLBackend(BaseBackend):
 
     def _set_trigger_name(self, table: str, column: str) -> str:
         digest = hashlib.sha1(f"sd:{table}:{column}".encode()).hexdigest()[:5]
-        return f"rowsync_sd_{table[:45]}_{digest}".lower()
+        return bounded_name("rowsync_sd_", table, digest, 45)
 
     def _set_capture_triggers(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
         """Return the triggers that record the rows rowsync's SET/SET_DEFAULT changes.

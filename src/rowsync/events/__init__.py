@@ -20,12 +20,15 @@ def setup() -> None:
     from django.db.models.signals import post_migrate
 
     from rowsync import schema
-    from rowsync.events import checks, delivery, inbox, triggers
+    from rowsync.events import capture, checks, delivery, inbox, triggers
 
     schema.setup()
     schema.register_contributor(triggers.OWNER, triggers.capture_objects)
     django_checks.register(checks.check_capture, django_checks.Tags.models)
     django_checks.register(checks.check_lost_side_effects, django_checks.Tags.models)
+    if not capture.captured_models():
+        return  # nothing captured: leave Django alone
+    schema.activate()
     delivery.setup()
     inbox.include_in_flush()
     post_migrate.connect(inbox.forget_tables, dispatch_uid="rowsync.events.inbox.forget_tables")

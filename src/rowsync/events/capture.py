@@ -15,7 +15,7 @@ the SQL itself comes from :mod:`rowsync.backends`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,10 +33,12 @@ __all__ = [
     "SetColumn",
     "capture_spec",
     "captured_models",
+    "cascade_closure",
     "db_action",
     "excluded_fields",
     "inbox_table",
     "is_captured",
+    "may_record",
     "model_option",
 ]
 
@@ -88,6 +90,59 @@ def is_captured(model: type[models.Model]) -> bool:
 def captured_models() -> list[type[models.Model]]:
     """Return every installed model that is captured."""
     return [m for m in apps.get_models() if is_captured(m)]
+
+
+def cascade_closure(
+    start: Iterable[type[models.Model]], *, changed: bool = False
+) -> set[type[models.Model]]:
+    """Return ``start`` and every model the database may delete rows of when they lose rows.
+
+    Args:
+        start: The models a delete removes rows of.
+        changed: Also return the models whose rows the database updates on the way
+            (``SET NULL``/``SET DEFAULT`` foreign keys).
+    """
+    seen: set[type[models.Model]] = set()
+    stack = [m._meta.concrete_model or m for m in start]
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for rel in model._meta.related_objects:
+            child = rel.related_model
+            if not isinstance(child, type) or not isinstance(rel.field, models.ForeignKey):
+                continue
+            action = db_action(rel.field)
+            # DO_NOTHING leaves the rows to the database, which may cascade (an FK
+            # declared outside Django's models).
+            if action == "CASCADE" or rel.on_delete is models.DO_NOTHING:
+                stack.append(child._meta.concrete_model or child)
+            elif changed and action is not None:
+                seen.add(child._meta.concrete_model or child)
+    return seen
+
+
+# {(ROWSYNC_CAPTURE, models a delete removes rows of): whether it may record an event}
+_MAY_RECORD: dict[tuple[str, frozenset[type[models.Model]]], bool] = {}
+
+
+def may_record(start: Iterable[type[models.Model]]) -> bool:
+    """Return whether deleting rows of the models ``start`` may fire a capture trigger.
+
+    False when no captured model is among them or below them through a foreign key the
+    database acts on: such a delete needs no capture session (it runs Django's queries).
+    """
+    wanted = frozenset(start)
+    if not wanted:
+        return False
+    key = (repr(conf.capture_selection()), wanted)
+    found = _MAY_RECORD.get(key)
+    if found is None:
+        found = _MAY_RECORD[key] = any(
+            is_captured(m) for m in cascade_closure(wanted, changed=True)
+        )
+    return found
 
 
 def excluded_fields(model: type[models.Model]) -> frozenset[str]:

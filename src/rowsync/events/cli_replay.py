@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from rowsync.events.cli_common import add_import_argument, import_modules
+from rowsync.events.cli_common import add_import_argument, import_modules, require_migrated
 
 HELP = (
     "List dead letters (--list) or re-send them (--id N ... | --all [--model app.Model]); "
@@ -39,6 +39,7 @@ def handle(command: BaseCommand, **options: Any) -> None:
     from rowsync.events.worker import dead_letters, replay
 
     import_modules(options["imports"])
+    require_migrated(options["database"])
     using = options["database"]
     ids: list[int] = options["ids"]
     if options["list"]:

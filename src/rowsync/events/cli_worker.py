@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from rowsync.events.cli_common import add_import_argument, import_modules
+from rowsync.events.cli_common import add_import_argument, import_modules, require_migrated
 from rowsync.events.retry import RetryPolicy
 
 HELP = (
@@ -62,6 +62,7 @@ def handle(command: BaseCommand, **options: Any) -> None:
     from rowsync.events.worker import Worker, WorkerStopped
 
     import_modules(options["imports"])
+    require_migrated(options["database"])
     policy = RetryPolicy.from_settings()
     if options["max_attempts"] is not None or options["retry_delay"] is not None:
         policy = RetryPolicy(

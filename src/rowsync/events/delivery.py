@@ -35,7 +35,7 @@ from rowsync.backends import get_backend, is_supported
 from rowsync.events import boxes as box_ops
 from rowsync.events import inbox, receivers
 from rowsync.events import signals as rowsync_signals
-from rowsync.events.capture import CaptureSpec, captured_models
+from rowsync.events.capture import CaptureSpec, captured_models, may_record
 from rowsync.events.context import current_context_json
 from rowsync.events.dispatch import (
     UPDATE,
@@ -549,8 +549,9 @@ def _deleted_models(collector: Collector) -> set[type[models.Model]]:
 
 def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) -> Any:
     using = collector.using
-    if not is_supported(connections[using]):
-        return original(collector)
+    deleted = _deleted_models(collector)
+    if not may_record(deleted) or not is_supported(connections[using]):
+        return original(collector)  # no capture trigger can fire: Django's queries only
     signalled = _signalled_keys(collector)
     modes = _modes_in_play()
     worker_only = modes <= {"worker"}
@@ -559,7 +560,7 @@ def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) 
             using,
             lease=None if worker_only else conf.delivery_lease(),
             claim="" if worker_only else None,
-            models_deleted=_deleted_models(collector),
+            models_deleted=deleted,
         ) as session:
             session.signalled = signalled
             result = original(collector)

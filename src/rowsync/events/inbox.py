@@ -29,7 +29,7 @@ from django.db import connections, models
 
 from rowsync import conf
 from rowsync.backends import get_backend, is_supported
-from rowsync.events.capture import CaptureSpec, _spec, captured_models, db_action
+from rowsync.events.capture import CaptureSpec, _spec, captured_models, cascade_closure
 
 __all__ = [
     "ceilings",
@@ -105,26 +105,6 @@ def specs(using: str) -> tuple[CaptureSpec, ...]:
 _REACHABLE: dict[tuple[str, str, frozenset[type[models.Model]]], tuple[CaptureSpec, ...]] = {}
 
 
-def _cascade_closure(start: Iterable[type[models.Model]]) -> set[type[models.Model]]:
-    """Return ``start`` and every model the database may delete rows of when they lose rows."""
-    seen: set[type[models.Model]] = set()
-    stack = [m._meta.concrete_model or m for m in start]
-    while stack:
-        model = stack.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        for rel in model._meta.related_objects:
-            child = rel.related_model
-            if not isinstance(child, type) or not isinstance(rel.field, models.ForeignKey):
-                continue
-            # DO_NOTHING leaves the rows to the database, which may cascade (an FK
-            # declared outside Django's models).
-            if db_action(rel.field) == "CASCADE" or rel.on_delete is models.DO_NOTHING:
-                stack.append(child._meta.concrete_model or child)
-    return seen
-
-
 def reachable(using: str, start: Iterable[type[models.Model]]) -> tuple[CaptureSpec, ...]:
     """Return the inboxes that deleting rows of the models ``start`` may write into.
 
@@ -140,7 +120,7 @@ def reachable(using: str, start: Iterable[type[models.Model]]) -> tuple[CaptureS
     key = (connections[using].vendor, selection, wanted)
     found = _REACHABLE.get(key)
     if found is None:
-        labels = {m._meta.label_lower for m in _cascade_closure(wanted)}
+        labels = {m._meta.label_lower for m in cascade_closure(wanted)}
         found = _REACHABLE[key] = tuple(b for b in boxes if b.model_label in labels)
     return present(using, found)
 

@@ -97,15 +97,14 @@ def evict(instance: Model) -> None:
 
 
 def setup() -> None:
-    """Register mapped models, install the hooks if any, connect handlers and checks."""
+    """Register mapped models; hooks and request handlers come with the first one."""
     from django.core import checks as django_checks
 
     from rowsync import conf
-    from rowsync.identity import checks, registry, scope, signals
+    from rowsync.identity import checks, registry, scope
 
     django_checks.register(checks.check_identity)
     bound = conf.identity_map_max_strong()
     scope.CONFIG.max_strong = bound if isinstance(bound, int) and bound > 0 else None
     scope.SHARED.max_strong = scope.CONFIG.max_strong
     registry.build()
-    signals.connect()

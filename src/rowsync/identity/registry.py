@@ -101,9 +101,10 @@ def register(model: type[Model]) -> IdentityOptions | None:
 
 
 def _connect(model: type[Model]) -> None:
-    from rowsync.identity import freshness, patches
+    from rowsync.identity import freshness, patches, signals
 
     patches.install()
+    signals.connect()
     freshness.connect_model(model)
 
 

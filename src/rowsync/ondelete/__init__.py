@@ -96,7 +96,7 @@ def setup() -> None:
     from django.core import checks as django_checks
 
     from rowsync import events, schema
-    from rowsync.ondelete import checks, deletion
+    from rowsync.ondelete import checks, deletion, mixing
     from rowsync.ondelete.compile import OWNER, compile_model
 
     schema.setup()
@@ -104,6 +104,9 @@ def setup() -> None:
     # The events subsystem wraps Collector.delete as well. This wrapper must be the
     # outer one: its savepoint lets it explain a refusal after the inner ones failed.
     events.setup()
-    deletion.patch_collector()
+    if deletion.needs_patch():
+        deletion.patch_collector()
+        mixing.patch_check()
+        schema.activate()
     django_checks.register(checks.check_models, django_checks.Tags.models)
     django_checks.register(checks.check_drift, django_checks.Tags.database)

@@ -7,12 +7,14 @@ that does the work (see :mod:`rowsync.ondelete.compile`) and turns a refusal by 
 database into Django's own ``ProtectedError``/``RestrictedError``.
 
 On Django 6.1 Django's ``models.DB_CASCADE``/``DB_SET_NULL``/``DB_SET_DEFAULT`` keep
-working: Django emits their ``ON DELETE`` clause and rowsync leaves them alone (it only
-adds counts, refusal translation and chain enforcement around them).
+working: Django emits their ``ON DELETE`` clause and counts their deletes; rowsync leaves
+them alone (it only adds chain enforcement around them, and lets its own values mix with
+them: :mod:`rowsync.ondelete.mixing`).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +50,19 @@ def _python_equivalent(operation: str, value: object = None) -> CollectorCallabl
     return models.DO_NOTHING
 
 
+def _lists_only(collector: Any) -> bool:
+    """Return whether ``collector`` lists rows instead of deleting them.
+
+    rowsync's explaining collector, and Django 5.2's admin ``NestedObjects`` (Django 6.1
+    calls ``forced_collector`` for it itself).
+    """
+    if getattr(collector, "rowsync_explain", False):
+        return True
+    # Only when the admin is imported: rowsync does not depend on django.contrib.admin.
+    admin_utils = sys.modules.get("django.contrib.admin.utils")
+    return admin_utils is not None and isinstance(collector, admin_utils.NestedObjects)
+
+
 class DatabaseAction:
     """An ``on_delete`` value the database enforces.
 
@@ -55,7 +70,10 @@ class DatabaseAction:
     is deleted. ``lazy_sub_objs`` keeps Django 5.2's Collector from selecting the
     related rows; on Django 6.1 rowsync adds these values to ``SKIP_COLLECTION``.
     When rowsync explains a refusal it collects with ``forced_collector`` (Django 6.1's
-    ``force_collection``) or with the Python equivalent (Django 5.2).
+    ``force_collection``) or with the Python equivalent (Django 5.2). So does a
+    collector that only lists what a delete removes (the admin's ``NestedObjects``, which
+    Django 6.1 builds with ``force_collection``): its page must show the rows the
+    database will delete.
 
     Args:
         operation: One of :data:`OPERATIONS`.
@@ -74,8 +92,8 @@ class DatabaseAction:
         return _python_equivalent(self.operation)
 
     def __call__(self, collector: Any, field: Any, sub_objs: Any, using: str) -> None:
-        """Do nothing, unless rowsync is explaining a refusal (then act as Python would)."""
-        if getattr(collector, "rowsync_explain", False) and sub_objs:
+        """Do nothing, unless ``collector`` only lists rows (then act as Python would)."""
+        if _lists_only(collector) and sub_objs:
             self.forced_collector(collector, field, sub_objs, using)
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:

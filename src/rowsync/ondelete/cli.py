@@ -20,14 +20,15 @@ def add_arguments(parser: CommandParser) -> None:
     parser.add_argument(
         "--database",
         action="append",
-        dest="databases",
+        dest="database",
         help="Database alias to check (repeatable; default: every database).",
     )
 
 
 def handle(command: BaseCommand, **options: Any) -> None:
     """Print each difference; raise ``CommandError`` (exit 1) when there is any."""
-    aliases = options.get("databases") or list(connections)
+    value = options.get("database")  # a list, or one alias from call_command(database=...)
+    aliases = [value] if isinstance(value, str) else value or list(connections)
     found = []
     for alias in aliases:
         diffs = differences(alias)

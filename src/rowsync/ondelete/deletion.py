@@ -33,7 +33,7 @@ from rowsync.backends import get_backend, is_supported
 from rowsync.backends.base import SET_TARGET_MARKER
 from rowsync.ondelete import actions as a
 from rowsync.ondelete.errors import SetTargetMissing
-from rowsync.ondelete.plan import Plan, model_plan
+from rowsync.ondelete.plan import Plan, get_plan, model_plan
 
 #: Primary keys per counting query.
 COUNT_BATCH = 10_000
@@ -83,7 +83,12 @@ class DeleteWork:
         if not models or not is_supported(connections[collector.using]):
             return None
         plan = model_plan(models[0])
-        if not any(_concrete(m) in plan.incoming for m in models):
+        # Django's own DB_* values leave the counts (and everything else) to Django.
+        if not any(
+            plan.behaviours[f].rowsync_compiles
+            for m in models
+            for f in plan.incoming.get(_concrete(m), ())
+        ):
             return None
         return cls(collector, plan)
 
@@ -112,8 +117,8 @@ class DeleteWork:
         fields = []
         for field in self.plan.incoming.get(model, ()):
             behaviour = self.plan.behaviours[field]
-            if behaviour.operation != a.CASCADE:
-                continue
+            if behaviour.operation != a.CASCADE or not behaviour.rowsync_compiles:
+                continue  # Django counts its own DB_CASCADE rows (as zero) itself.
             if from_python and not behaviour.python_skips:
                 continue  # Django's Collector deletes these rows itself.
             fields.append(field)
@@ -286,6 +291,13 @@ def _wrap(original: Callable[[Collector], tuple[int, dict[str, int]]]) -> Any:
     delete.rowsync_patched = True  # type: ignore[attr-defined]
     delete.__wrapped__ = original
     return delete
+
+
+def needs_patch() -> bool:
+    """Return whether rowsync enforces some foreign key (otherwise Django is left alone)."""
+    from django.apps import apps
+
+    return get_plan(apps).switched_on
 
 
 def patch_collector() -> None:

@@ -153,6 +153,14 @@ class Plan:
     incoming: dict[type[Model], list[Any]]
     python_level: dict[Any, PythonLevel] = field(default_factory=dict)
 
+    @property
+    def switched_on(self) -> bool:
+        """Return whether rowsync enforces anything (a ``DB_*`` value or the setting).
+
+        Django 6.1's own ``DB_*`` values alone switch nothing on: Django handles them.
+        """
+        return any(b.rowsync_compiles for b in self.behaviours.values())
+
     def for_model(self, model: type[Model]) -> list[tuple[Any, Behaviour]]:
         """Return ``(field, behaviour)`` for ``model``'s own enforced foreign keys."""
         return [(f, self.behaviours[f]) for f in relation_fields(model) if f in self.behaviours]

@@ -55,6 +55,7 @@ __all__ = [
     "Contributor",
     "InstallDatabaseObject",
     "RemoveDatabaseObject",
+    "activate",
     "app_has_migrations",
     "contributors",
     "desired_objects",
@@ -85,7 +86,7 @@ def setup() -> None:
     from rowsync import conf
     from rowsync.schema.autodetector import autodetector_class
     from rowsync.schema.install import on_post_migrate
-    from rowsync.schema.rebuild import patch_sqlite_flush, patch_sqlite_rebuild
+    from rowsync.schema.rebuild import patch_sqlite_rebuild
 
     # The migration state stores objects as a model option, which Meta must accept
     # (the same way django-pgtrigger registers "triggers").
@@ -99,6 +100,17 @@ def setup() -> None:
     if conf.schema_autodetector_enabled():
         for command in (makemigrations.Command, migrate.Command):
             command.autodetector = autodetector_class(command.autodetector)
+    # Old migrations may install objects and rebuild tables after them, whatever the
+    # settings say now: the rebuild guard stays (a no-op on tables without objects).
     patch_sqlite_rebuild()
-    patch_sqlite_flush()
     post_migrate.connect(on_post_migrate, dispatch_uid="rowsync.schema.ensure")
+
+
+def activate() -> None:
+    """Guard the runtime against installed objects (idempotent): SQLite's flush.
+
+    Called by the subsystems that install objects, only when they are switched on.
+    """
+    from rowsync.schema.rebuild import patch_sqlite_flush
+
+    patch_sqlite_flush()

@@ -6,12 +6,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Longest identifier every supported engine accepts (PostgreSQL: 63 bytes).
-MAX_NAME_LENGTH = 63
+from rowsync.backends.base import MAX_NAME_BYTES, bounded_name
 
 
 def object_name(kind: str, table: str, *parts: str) -> str:
-    """Return ``rowsync_<kind>_<table>_<hash5>``, lower-case and at most 63 characters.
+    """Return ``rowsync_<kind>_<table>_<hash5>``, lower-case and at most 63 bytes.
 
     Args:
         kind: Short kind, e.g. ``od`` (on_delete) or ``cap`` (capture).
@@ -20,8 +19,8 @@ def object_name(kind: str, table: str, *parts: str) -> str:
     """
     digest = hashlib.sha1("\0".join((kind, table, *parts)).encode()).hexdigest()[:5]
     head = f"rowsync_{kind}_"
-    room = MAX_NAME_LENGTH - len(head) - len(digest) - 1
-    return f"{head}{table[:room]}_{digest}".lower()
+    room = MAX_NAME_BYTES - len(head) - len(digest) - 1
+    return bounded_name(head, table, digest, room)
 
 
 @dataclass(frozen=True)
