@@ -91,6 +91,8 @@ def copy_values(source: Model, attnames: Iterable[str] | None = None) -> None:
             target = m.lookup(opts, normalise_pk(opts, pk), db)
             if target is None or target is source or target.__dict__ is src:
                 continue
+            if target._state.db != db:  # the same pk in another database is another row
+                continue
             d = target.__dict__
             for attname in wanted & opts.attnames:
                 if attname in src and d.get(attname) != src[attname]:
