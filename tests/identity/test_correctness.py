@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import date, datetime
+from decimal import Decimal
 
-from tests.testapp.models import Category
+import pytest
+from django.db import connection, transaction
+
+from blog.models import Article as BlogArticle
+from blog.models import Blog, UserInfo
+from tests.ormapp.models import Book
+from tests.testapp.models import Article, Category
 
 pytestmark = pytest.mark.django_db(databases=["default", "other"])
 
@@ -30,3 +37,78 @@ def test_deleting_a_row_of_another_database_keeps_the_mapped_instance(queries):
     with queries() as q:
         assert Category.objects.get(pk=pro.pk) is pro
     assert len(q) == 0
+
+
+def test_update_of_one_row_keeps_the_unsaved_edits_of_another():
+    a = Category.objects.create(name="a")
+    b = Category.objects.create(name="b")
+    a.name = "edited"
+    Category.objects.filter(pk=b.pk).update(name="B")
+    assert a.name == "edited"
+    assert b.name == "B"
+    a.save()
+    assert Category.objects.values_list("name", flat=True).get(pk=a.pk) == "edited"
+
+
+def test_update_invalidates_only_the_rows_it_touched(queries):
+    held = [Category.objects.create(name=f"c{i}") for i in range(50)]
+    target = held[7]
+    Category.objects.filter(name=target.name).update(name="changed")
+    with queries() as q:
+        names = [c.name for c in held]
+    assert len(q) == 1  # the one row the update wrote is read again, no other
+    assert names[7] == "changed"
+    assert names[:7] + names[8:] == [f"c{i}" for i in range(50) if i != 7]
+
+
+def test_update_of_the_edited_row_keeps_the_edit_and_its_clean_fields_follow():
+    a = Article.objects.create(name="a", score=1)
+    a.name = "mine"
+    Article.objects.filter(pk=a.pk).update(name="theirs", score=5)
+    assert a.name == "mine" and a.score == 5
+
+
+def test_a_save_of_another_instance_never_survives_a_rollback_in_the_mapped_one():
+    kept = Category.objects.create(name="orig")  # e.g. an object of setUpTestData
+    with transaction.atomic():
+        Category(pk=kept.pk, name="changed").save()
+        assert kept.name == "changed"
+        transaction.set_rollback(True)
+    assert kept.name == "orig"
+    assert Category.objects.get(pk=kept.pk) is kept
+
+
+def test_a_query_refreshes_clean_fields_with_the_database_value():
+    book = Book.objects.create(title="t", price=1, publish_id=1)
+    assert type(book.price) is int
+    again = Book.objects.get(title="t")
+    assert again is book
+    assert book.price == Decimal("1.00") and type(book.price) is Decimal
+
+
+def test_a_query_gives_the_date_a_date_field_holds():
+    user = UserInfo.objects.create(username="u")
+    blog = Blog.objects.create(title="b", site="s", theme="t", user=user)
+    art = BlogArticle.objects.create(
+        title="x", desc="d", blog=blog, create_time=datetime(1970, 1, 1, 12, 0)
+    )
+    art.desc = "unsaved"
+    assert BlogArticle.objects.filter(blog=blog).get() is art
+    assert type(art.create_time) is date and art.create_time == date(1970, 1, 1)
+    assert art.desc == "unsaved"
+
+
+def test_a_query_keeps_unsaved_edits_and_refreshes_what_another_write_changed():
+    a = Article.objects.create(name="a", score=1)
+    a.name = "mine"
+    _raw_update(a.pk, score=9, note="n")
+    assert Article.objects.filter(pk=a.pk).get() is a  # SQL: a filter() before get()
+    list(Article.objects.all())
+    assert (a.name, a.score, a.note) == ("mine", 9, "n")
+
+
+def _raw_update(pk, **values):
+    table = Article._meta.db_table
+    sets = ", ".join(f"{connection.ops.quote_name(k)} = %s" for k in values)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {sets} WHERE id = %s", [*values.values(), pk])

@@ -9,11 +9,12 @@ returns Django's own result for unmapped models.
 Re-fetch policy (a row that is already mapped):
 
 * the mapped instance is returned: identity is kept;
-* values it has loaded are **kept** (unsaved edits survive a re-query, as in
-  SQLAlchemy); fields it has not loaded (deferred by ``only()``/``defer()``, or
-  expired by ``QuerySet.update()``) are **filled** from the row;
+* its clean fields (what it last read from or wrote to the row) are **refreshed**
+  from the row, its unsaved edits are **kept**, and fields it has not loaded
+  (deferred by ``only()``/``defer()``, or expired by a write) are **filled** from the
+  row (see :mod:`rowsync.identity.clean`);
 * ``populate_existing()`` querysets and ``select_for_update()`` querysets overwrite
-  the loaded values with the row (and drop foreign-key caches that no longer match).
+  every loaded value (edits too) with the row (and drop foreign-key caches that no longer match).
 
 Values are always matched to fields by attname, never by position, so a partial
 row (``only``/``defer``) can never shift values into the wrong fields.
@@ -31,6 +32,7 @@ from django.db.models.base import DEFERRED
 
 from rowsync._typing import DbAlias
 from rowsync.identity import scope
+from rowsync.identity.clean import refresh, remember_values
 from rowsync.identity.keys import REGISTRY, IdentityOptions
 from rowsync.identity.map import IdentityMap
 from rowsync.identity.scope import BYPASS, NORMAL, POPULATE, SHARED, Session
@@ -94,17 +96,14 @@ def from_db(
         obj = ref()
         if obj is not None:
             if obj.__class__ is cls and obj._state.db == db:
-                d = obj.__dict__
-                if not d.keys() >= opts.attnames:
-                    for attname, value in zip(opts.attname_list, values, strict=True):
-                        if attname not in d:
-                            d[attname] = value
+                refresh(opts, obj, opts.attname_list, values)
                 return obj
             return _load(cls, opts, session, db, field_names, values, fetch_mode)
     new = cls(*values)
     state = new._state
     state.adding = False
     state.db = db
+    state.rowsync_clean = values  # type: ignore[attr-defined]  # see clean.remember_row
     if fetch_mode is not None:
         state.fetch_mode = fetch_mode  # type: ignore[attr-defined]  # Django >= 6.1
     table[pk] = _ref(new)
@@ -145,6 +144,7 @@ def _load(
                 m.store(opts, pk, db, obj)
         if obj is None:
             new = plain_from_db(cls, db, field_names, values, fetch_mode)
+            remember_values(opts, new, names, values)
             m.store(opts, pk, db, new)
             return new
         if not opts.multi_db and obj._state.db != db:
@@ -164,15 +164,12 @@ def merge_row(
     *,
     populate: bool,
 ) -> None:
-    """Apply a row to a mapped instance: fill unloaded fields, or overwrite if ``populate``."""
-    d = obj.__dict__
+    """Apply a row to a mapped instance: refresh its clean fields, or overwrite if ``populate``."""
     if not populate:
-        if len(names) == opts.field_count and d.keys() >= opts.attnames:
-            return
-        for attname, value in zip(names, values, strict=True):
-            if attname not in d:
-                d[attname] = value
+        refresh(opts, obj, names, values)
         return
+    remember_values(opts, obj, names, values)
+    d = obj.__dict__
     fields = opts.attname_to_field
     for attname, value in zip(names, values, strict=True):
         old = d.get(attname, _MISSING)

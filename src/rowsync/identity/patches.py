@@ -65,9 +65,15 @@ def _refresh_from_db(original: Callable[..., Any]) -> Callable[..., Any]:
             return
         with loading.loading_mode(BYPASS):
             original(self, *args, **kwargs)
+        freshness.was_read(self, _refreshed_fields(args, kwargs))
         freshness.register(self)
 
     return _mark(refresh_from_db, original)
+
+
+def _refreshed_fields(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterable[str] | None:
+    """Return ``refresh_from_db(using=None, fields=None, ...)``'s ``fields`` argument."""
+    return kwargs["fields"] if "fields" in kwargs else (args[1] if len(args) > 1 else None)
 
 
 def _get(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -110,9 +116,12 @@ def _model_iterable_iter(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _update(original: Callable[..., Any]) -> Callable[..., Any]:
     def update(self: QuerySet[Any], **kwargs: Any) -> Any:
+        if self.model not in REGISTRY:
+            return original(self, **kwargs)
+        touched = freshness.rows_to_expire(self)
         rows = original(self, **kwargs)
-        if self.model in REGISTRY:
-            freshness.after_update(self.model, kwargs)
+        if touched:
+            freshness.after_update(self.model, kwargs, touched, self.db)
         return rows
 
     return _mark(update, original)

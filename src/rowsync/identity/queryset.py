@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Model, Q, QuerySet
 from django.db.models.expressions import Col
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, In
 from django.db.models.query import ModelIterable
 from django.db.models.sql.where import AND
 
@@ -170,6 +170,33 @@ def _answer(
     if obj.__class__ is not model:
         obj = view_of(m, opts, model, obj, pk, db)
     return obj  # type: ignore[return-value]
+
+
+def literal_pks(qs: QuerySet[Any]) -> set[object] | None:
+    """Return the primary keys ``qs`` is filtered on, None unless that is its whole filter.
+
+    Answers ``filter(pk=1)`` and ``filter(pk__in=[1, 2])`` (what Django's own writes
+    use) with literal values; anything else is None.
+    """
+    where = qs.query.where
+    if where.negated or where.connector != AND or len(where.children) != 1:
+        return None
+    child = where.children[0]
+    if not isinstance(child, Exact | In):
+        return None
+    lhs = child.lhs
+    pk_field = qs.model._meta.pk
+    if type(lhs) is not Col or lhs.target is not pk_field or pk_field is None:
+        return None
+    values = [child.rhs] if isinstance(child, Exact) else child.rhs
+    if not isinstance(values, list | tuple | set | frozenset):
+        return None
+    if any(hasattr(v, "resolve_expression") or isinstance(v, Model) for v in values):
+        return None
+    try:
+        return {pk_field.to_python(v) for v in values}
+    except Exception:  # an invalid value: let SQL decide which rows match
+        return None
 
 
 #: ``{manager class: whether its get() may be answered before building a QuerySet}``
