@@ -281,7 +281,7 @@ def discard_row(model: type[Model], pk: object, using: DbAlias | None) -> None:
     key = normalise_pk(opts, pk)
     for concrete in mapped_family(model):
         family_opts = REGISTRY[concrete]
-        for m in [scope.SHARED, *list(scope.LIVE_MAPS)]:
+        for m in [scope.SHARED, *scope.live_maps()]:
             m.remove(family_opts, key, using)
 
 
@@ -322,6 +322,6 @@ def update_row(
                 if field.is_relation and field.is_cached(obj):
                     field.delete_cached_value(obj)
             remember_current(family_opts, obj, family_opts.attnames.intersection(attvalues))
-        for m in list(scope.LIVE_MAPS):
+        for m in scope.live_maps():
             if m not in current:
                 m.remove(family_opts, key, using)
