@@ -6,12 +6,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from blog.models import Article as BlogArticle
 from blog.models import Blog, UserInfo
 from tests.ormapp.models import Book
-from tests.testapp.models import Article, Category
+from tests.testapp.models import Article, Category, RegularCategory
 
 pytestmark = pytest.mark.django_db(databases=["default", "other"])
 
@@ -112,3 +112,19 @@ def _raw_update(pk, **values):
     sets = ", ".join(f"{connection.ops.quote_name(k)} = %s" for k in values)
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET {sets} WHERE id = %s", [*values.values(), pk])
+
+
+@pytest.mark.parametrize("action", ["set_default", "set_callable"])
+def test_python_set_default_and_set_reach_the_mapped_instance(monkeypatch, action):
+    old, new = RegularCategory.objects.create(name="old"), RegularCategory.objects.create(name="n")
+    on_delete = models.SET_DEFAULT if action == "set_default" else models.SET(lambda: new)
+    field = Article._meta.get_field("category2")
+    # The Collector writes these rows with UpdateQuery.update_batch, not QuerySet.update().
+    monkeypatch.setattr(field.remote_field, "on_delete", on_delete)
+    a = Article.objects.create(name="a", category2=old)
+    other = Article.objects.create(name="other", category2=new)
+    old.delete()
+    again = Article.objects.get(pk=a.pk)
+    assert again is a
+    assert a.category2_id == (None if action == "set_default" else new.pk)
+    assert other.category2_id == new.pk

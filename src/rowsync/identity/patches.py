@@ -13,6 +13,7 @@ Hook                               Why
 ``Manager.get``                    the same, before a QuerySet is even built
 ``ModelIterable.__iter__``         per-query load mode (annotations, populate)
 ``QuerySet.update`` etc.           freshness after writes that bypass instances
+``UpdateQuery.update_batch``       the same for the Collector's SET_DEFAULT / SET()
 ``query.prefetch_related_objects`` prefetch results stay per query
 ``BaseDatabaseWrapper.rollback``   forget what a rolled-back block did
 =================================  ==================================================
@@ -28,6 +29,7 @@ from django.db.models import Manager, Model, QuerySet
 from django.db.models import query as query_module
 from django.db.models.fields.related_descriptors import ForwardOneToOneDescriptor
 from django.db.models.query import ModelIterable
+from django.db.models.sql import UpdateQuery
 
 from rowsync.identity import freshness, loading, prefetch, transactions
 from rowsync.identity.keys import REGISTRY
@@ -127,6 +129,17 @@ def _update(original: Callable[..., Any]) -> Callable[..., Any]:
     return _mark(update, original)
 
 
+def _update_batch(original: Callable[..., Any]) -> Callable[..., Any]:
+    # Django's Collector writes SET_DEFAULT / SET(callable) rows with this, not update().
+    def update_batch(self: UpdateQuery, pk_list: list[Any], values: Any, using: str) -> Any:
+        result = original(self, pk_list, values, using)
+        if self.model in REGISTRY:
+            freshness.after_update(self.model, values, pk_list, using)
+        return result
+
+    return _mark(update_batch, original)
+
+
 def _bulk_update(original: Callable[..., Any]) -> Callable[..., Any]:
     def bulk_update(
         self: QuerySet[Any], objs: Iterable[Model], fields: Iterable[str], *args: Any, **kw: Any
@@ -195,6 +208,7 @@ def install() -> None:
     # Manager's get() is generated from QuerySet's on a base class of Manager.
     _wrap(next(c for c in Manager.__mro__ if "get" in c.__dict__), "get", _manager_get)
     _wrap(QuerySet, "update", _update)
+    _wrap(UpdateQuery, "update_batch", _update_batch)
     _wrap(QuerySet, "bulk_update", _bulk_update)
     _wrap(QuerySet, "bulk_create", _bulk_create)
     _wrap(ModelIterable, "__iter__", _model_iterable_iter)
