@@ -18,8 +18,8 @@ What each write does to the map (of the current context, and the shared map):
 :mod:`rowsync.identity.clean`). The next access, or the next load of the row, reads
 the database, so a rolled-back write never stays in an instance.
 * ``delete()`` (instance, queryset, cascades collected by Django): deleted rows are
-  **evicted** by a ``post_delete`` receiver connected with ``sender=`` for each
-  mapped model only, so unrelated models keep Django's fast-delete path.
+  **evicted** by the delete queries' hooks (:func:`after_delete`), so mapped models
+  keep Django's fast-delete path (no ``post_delete`` receiver is connected).
 * :func:`discard_row` / :func:`update_row`: called by rowsync's events for rows the
   database deleted or changed itself (``ON DELETE CASCADE`` / ``SET NULL``).
 """
@@ -31,7 +31,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.db.models import Model, QuerySet
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 
 from rowsync._typing import DbAlias
 from rowsync.identity import scope
@@ -171,38 +171,49 @@ def on_post_save(
     register(instance)
 
 
-def on_post_delete(sender: type[Model], instance: Model, using: DbAlias, **kwargs: Any) -> None:
-    """Evict a deleted row (its pk is still set while post_delete runs)."""
-    opts = REGISTRY.get(sender)
-    if opts is None:
-        return
-    discard_row(sender, pk_of(opts, instance), using)
+def after_delete(model: type[Model], pks: Iterable[object], using: DbAlias) -> None:
+    """Evict the rows ``pks`` of ``model`` that a delete query removed."""
+    if model in REGISTRY:
+        for pk in pks:
+            discard_row(model, pk, using)
 
 
 def connect_model(model: type[Model]) -> None:
-    """Connect the save/delete receivers for one mapped model (idempotent)."""
+    """Connect the save receiver for one mapped model (idempotent).
+
+    Deletes are seen by the query hooks (``DeleteQuery.delete_batch``,
+    ``QuerySet._raw_delete``), never by a ``post_delete`` receiver: a receiver would
+    turn off Django's fast delete for the model.
+    """
     uid = f"rowsync.identity:{model._meta.label_lower}:{id(model)}"
     post_save.connect(on_post_save, sender=model, weak=False, dispatch_uid=uid)
-    post_delete.connect(on_post_delete, sender=model, weak=False, dispatch_uid=uid)
 
 
 # -- queryset writes --------------------------------------------------------------
-def rows_to_expire(qs: QuerySet[Any]) -> set[object] | None:
-    """Return the pks of mapped rows an ``update()`` of ``qs`` is about to write (None: none).
+def mapped_rows(qs: QuerySet[Any], db: DbAlias) -> set[object] | None:
+    """Return the pks of the rows mapped for ``db`` that a write of ``qs`` reaches (None: none).
 
-    Only rows mapped for the queryset's database count. A filter on literal primary keys
-    is read without SQL; any other filter costs one ``SELECT`` of the matching pks, run
-    only when some row of the model is mapped.
+    Only the current context's map and the shared map are searched. An unfiltered
+    queryset reaches every mapped row and a filter on literal primary keys names its
+    rows, both without SQL; any other filter costs one ``SELECT`` of the matching pks,
+    run only when some row of the model is mapped.
     """
-    if _IN_BULK_UPDATE.get():
-        return None
-    held = held_pks(qs.model, qs.db)
+    held = held_pks(qs.model, db)
     if not held:
         return None
+    if not qs.query.where.children:
+        return held
     literal = literal_pks(qs)
     if literal is None:
-        literal = set(qs.order_by().values_list("pk", flat=True))
+        literal = set(qs.using(db).order_by().values_list("pk", flat=True))
     return held & literal
+
+
+def rows_to_expire(qs: QuerySet[Any]) -> set[object] | None:
+    """Return the pks of mapped rows an ``update()`` of ``qs`` is about to write (None: none)."""
+    if _IN_BULK_UPDATE.get():
+        return None
+    return mapped_rows(qs, qs.db)
 
 
 def after_update(

@@ -14,6 +14,8 @@ Hook                               Why
 ``ModelIterable.__iter__``         per-query load mode (annotations, populate)
 ``QuerySet.update`` etc.           freshness after writes that bypass instances
 ``UpdateQuery.update_batch``       the same for the Collector's SET_DEFAULT / SET()
+``DeleteQuery.delete_batch``       evict deleted rows (no post_delete receiver:
+``QuerySet._raw_delete``           mapped models keep Django's fast delete)
 ``query.prefetch_related_objects`` prefetch results stay per query
 ``BaseDatabaseWrapper.rollback``   forget what a rolled-back block did
 =================================  ==================================================
@@ -29,7 +31,7 @@ from django.db.models import Manager, Model, QuerySet
 from django.db.models import query as query_module
 from django.db.models.fields.related_descriptors import ForwardOneToOneDescriptor
 from django.db.models.query import ModelIterable
-from django.db.models.sql import UpdateQuery
+from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from rowsync.identity import freshness, loading, prefetch, transactions
 from rowsync.identity.keys import REGISTRY
@@ -140,6 +142,32 @@ def _update_batch(original: Callable[..., Any]) -> Callable[..., Any]:
     return _mark(update_batch, original)
 
 
+def _delete_batch(original: Callable[..., Any]) -> Callable[..., Any]:
+    # The Collector deletes the rows it collected (and a lone instance) with this.
+    def delete_batch(self: DeleteQuery, pk_list: list[Any], using: str) -> Any:
+        result = original(self, pk_list, using)
+        if self.model in REGISTRY:
+            freshness.after_delete(self.model, pk_list, using)
+        return result
+
+    return _mark(delete_batch, original)
+
+
+def _raw_delete(original: Callable[..., Any]) -> Callable[..., Any]:
+    # The Collector's fast deletes: one DELETE per queryset, no signals.
+    def raw_delete(self: QuerySet[Any], using: str) -> Any:
+        if self.model not in REGISTRY:
+            return original(self, using)
+        gone = freshness.mapped_rows(self, using)
+        result = original(self, using)
+        if gone:
+            freshness.after_delete(self.model, gone, using)
+        return result
+
+    raw_delete.alters_data = True  # type: ignore[attr-defined]
+    return _mark(raw_delete, original)
+
+
 def _bulk_update(original: Callable[..., Any]) -> Callable[..., Any]:
     def bulk_update(
         self: QuerySet[Any], objs: Iterable[Model], fields: Iterable[str], *args: Any, **kw: Any
@@ -209,6 +237,8 @@ def install() -> None:
     _wrap(next(c for c in Manager.__mro__ if "get" in c.__dict__), "get", _manager_get)
     _wrap(QuerySet, "update", _update)
     _wrap(UpdateQuery, "update_batch", _update_batch)
+    _wrap(DeleteQuery, "delete_batch", _delete_batch)
+    _wrap(QuerySet, "_raw_delete", _raw_delete)
     _wrap(QuerySet, "bulk_update", _bulk_update)
     _wrap(QuerySet, "bulk_create", _bulk_create)
     _wrap(ModelIterable, "__iter__", _model_iterable_iter)
