@@ -128,3 +128,9 @@ def test_python_set_default_and_set_reach_the_mapped_instance(monkeypatch, actio
     assert again is a
     assert a.category2_id == (None if action == "set_default" else new.pk)
     assert other.category2_id == new.pk
+
+
+def test_bulk_update_of_a_reverse_relation_raises_djangos_error():
+    c = Category.objects.create(name="c")
+    with pytest.raises(ValueError, match="concrete fields"):
+        Category.objects.bulk_update([c], ["article"])

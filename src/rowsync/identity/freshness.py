@@ -237,9 +237,13 @@ def bulk_update_guard() -> Any:
     return _IN_BULK_UPDATE.set(True)
 
 
-def bulk_update_done(token: Any, objs: Iterable[Model], fields: Iterable[str]) -> None:
-    """After ``bulk_update``: copy the written values into other mapped copies of the rows."""
+def bulk_update_done(token: Any) -> None:
+    """End the ``bulk_update`` that :func:`bulk_update_guard` marked (written or failed)."""
     _IN_BULK_UPDATE.reset(token)
+
+
+def after_bulk_update(objs: Iterable[Model], fields: Iterable[str]) -> None:
+    """After a ``bulk_update`` that succeeded: the objects wrote ``fields`` to their rows."""
     objs = list(objs)
     if not objs or type(objs[0]) not in REGISTRY:
         return

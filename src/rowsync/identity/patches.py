@@ -178,9 +178,12 @@ def _bulk_update(original: Callable[..., Any]) -> Callable[..., Any]:
         fields = list(fields)
         token = freshness.bulk_update_guard()
         try:
-            return original(self, objs, fields, *args, **kw)
+            rows = original(self, objs, fields, *args, **kw)
         finally:
-            freshness.bulk_update_done(token, objs, fields)
+            freshness.bulk_update_done(token)
+        # Only after Django accepted the fields: its own errors (ValueError) come first.
+        freshness.after_bulk_update(objs, fields)
+        return rows
 
     return _mark(bulk_update, original)
 
