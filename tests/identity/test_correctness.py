@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, models, transaction
+from django.db.models import Prefetch
 
 from blog.models import Article as BlogArticle
 from blog.models import Blog, UserInfo
@@ -134,3 +135,13 @@ def test_bulk_update_of_a_reverse_relation_raises_djangos_error():
     c = Category.objects.create(name="c")
     with pytest.raises(ValueError, match="concrete fields"):
         Category.objects.bulk_update([c], ["article"])
+
+
+def test_a_prefetch_of_a_foreign_key_runs_even_when_the_relation_is_cached():
+    c = Category.objects.create(name="c")
+    a = Article.objects.create(name="a", category=c)
+    assert a.category is c  # cached on the mapped instance
+    only_other = Prefetch("category", queryset=Category.objects.filter(name="other"))
+    (again,) = Article.objects.filter(pk=a.pk).prefetch_related(only_other)
+    assert again is a
+    assert a.category is None  # what the prefetch's queryset found: no row

@@ -7,8 +7,9 @@ reused. rowsync therefore starts a *run* for each ``prefetch_related_objects`` c
 made by a queryset: the first time the run meets a mapped instance, it drops the
 prefetch results an earlier query left on it (``_prefetched_objects_cache`` and the
 run's ``to_attr`` names), so the lookup is fetched again for this query.
-Results the run itself stores are kept. The last query to prefetch a lookup on an
-instance is the one whose results the instance shows afterwards; use
+A forward foreign key or reverse one-to-one cached on the instance is dropped the same
+way, once per run. Results the run itself stores are kept. The last query to prefetch
+a lookup on an instance is the one whose results the instance shows afterwards; use
 ``Prefetch(to_attr=...)`` to keep a filtered result under its own name.
 """
 
@@ -31,10 +32,11 @@ class PrefetchRun:
         to_attrs: ``Prefetch(to_attr=...)`` names of the run, dropped with the caches.
     """
 
-    __slots__ = ("keep", "seen", "to_attrs")
+    __slots__ = ("keep", "relations", "seen", "to_attrs")
 
     def __init__(self, to_attrs: frozenset[str]) -> None:
         self.seen: set[int] = set()
+        self.relations: set[tuple[int, str]] = set()  # {(id(obj), through_attr)} done
         self.to_attrs = to_attrs
         self.keep: list[Model] = []  # keeps the seen ids valid for the run
 
@@ -50,6 +52,22 @@ class PrefetchRun:
             d["_prefetched_objects_cache"] = {}
         for name in self.to_attrs:
             d.pop(name, None)
+
+    def clean_relation(self, obj: Model, through_attr: str, descriptor: Any) -> None:
+        """Drop, once per run, a single related object an earlier query cached on ``obj``.
+
+        A forward foreign key (or a reverse one-to-one) is "fetched" when its cache is
+        filled; on a mapped instance another query may have filled it, perhaps with a
+        row this run's ``Prefetch(queryset=...)`` would not return.
+        """
+        key = (id(obj), through_attr)
+        if key in self.relations:
+            return
+        self.relations.add(key)
+        self.keep.append(obj)
+        cache = getattr(descriptor, "field", None) or getattr(descriptor, "related", None)
+        if cache is not None and hasattr(cache, "is_cached") and cache.is_cached(obj):
+            cache.delete_cached_value(obj)
 
 
 _RUN: ContextVar[PrefetchRun | None] = ContextVar("rowsync_prefetch_run", default=None)
@@ -83,9 +101,14 @@ def wrap_get_prefetcher(original: Callable[..., Any]) -> Callable[..., Any]:
         if run is None or prefetcher is None:
             return prefetcher, descriptor, attr_found, is_fetched
 
+        # A single related object: Django's prefetcher is the descriptor itself.
+        single = prefetcher is descriptor and through_attr == to_attr
+
         def run_is_fetched(obj: Model) -> bool:
             if type(obj) in REGISTRY:
                 run.clean(obj)
+                if single:
+                    run.clean_relation(obj, through_attr, descriptor)
             return bool(is_fetched(obj))
 
         return prefetcher, descriptor, attr_found, run_is_fetched
