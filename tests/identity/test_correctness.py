@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from django.core import serializers
 from django.db import connection, models, transaction
 from django.db.models import Prefetch
 
 from blog.models import Article as BlogArticle
 from blog.models import Blog, UserInfo
 from tests.ormapp.models import Book
-from tests.testapp.models import Article, Category, RegularCategory
+from tests.testapp.models import Article, Category, RegularCategory, SubArticle
 
 pytestmark = pytest.mark.django_db(databases=["default", "other"])
 
@@ -145,3 +147,14 @@ def test_a_prefetch_of_a_foreign_key_runs_even_when_the_relation_is_cached():
     (again,) = Article.objects.filter(pk=a.pk).prefetch_related(only_other)
     assert again is a
     assert a.category is None  # what the prefetch's queryset found: no row
+
+
+def test_a_raw_save_of_an_mti_child_never_maps_unloaded_parent_fields():
+    parent = Article.objects.create(name="parent", score=3)
+    fixture = json.dumps(
+        [{"model": "testapp.subarticle", "pk": parent.pk, "fields": {"extra": "x"}}]
+    )
+    for obj in serializers.deserialize("json", fixture):
+        obj.save()  # what loaddata does: save_base(raw=True), parents untouched
+    child = SubArticle.objects.get(pk=parent.pk)
+    assert (child.name, child.score, child.extra) == ("parent", 3, "x")

@@ -164,9 +164,14 @@ def on_post_save(
 ) -> None:
     """Map a saved instance; push its saved values into other mapped copies of the row."""
     attnames: set[str] | None = None
+    meta = instance._meta
     if update_fields is not None:
-        meta = instance._meta
         attnames = {meta.get_field(name).attname for name in update_fields}  # type: ignore[union-attr]
+    if raw and meta.parents:
+        # loaddata's raw save writes the child's own table only: the parent fields the
+        # instance holds are defaults, not the row's. Never map it.
+        expire_others(instance, {f.attname for f in meta.local_concrete_fields})
+        return
     wrote(instance, attnames)
     register(instance)
 
