@@ -17,6 +17,7 @@ Hook                               Why
 ``DeleteQuery.delete_batch``       evict deleted rows (no post_delete receiver:
 ``QuerySet._raw_delete``           mapped models keep Django's fast delete)
 ``query.prefetch_related_objects`` prefetch results stay per query
+``ASGIHandler.handle``             each ASGI request's map (5.2 loses request_started's)
 ``BaseDatabaseWrapper.rollback``   forget what a rolled-back block did
 =================================  ==================================================
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from django.core.handlers.asgi import ASGIHandler
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Manager, Model, QuerySet
 from django.db.models import query as query_module
@@ -36,7 +38,7 @@ from django.db.models.sql import DeleteQuery, UpdateQuery
 from rowsync.identity import freshness, loading, prefetch, transactions
 from rowsync.identity.keys import REGISTRY
 from rowsync.identity.queryset import get_from_manager, get_from_map
-from rowsync.identity.scope import BYPASS, POPULATE, map_for
+from rowsync.identity.scope import BYPASS, POPULATE, map_for, start_request
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MARK = "__rowsync_wrapped__"
@@ -168,6 +170,16 @@ def _raw_delete(original: Callable[..., Any]) -> Callable[..., Any]:
     return _mark(raw_delete, original)
 
 
+def _asgi_handle(original: Callable[..., Any]) -> Callable[..., Any]:
+    # Django 5.2's request_started.asend() runs receivers in tasks of their own, whose
+    # context changes are lost: the request's map is set here, in the request's context.
+    async def handle(self: Any, scope: Any, receive: Any, send: Any) -> Any:
+        start_request()
+        return await original(self, scope, receive, send)
+
+    return _mark(handle, original)
+
+
 def _bulk_update(original: Callable[..., Any]) -> Callable[..., Any]:
     def bulk_update(
         self: QuerySet[Any], objs: Iterable[Model], fields: Iterable[str], *args: Any, **kw: Any
@@ -248,6 +260,7 @@ def install() -> None:
     _wrap(ForwardOneToOneDescriptor, "get_object", _parent_link_get_object)
     _wrap(query_module, "prefetch_related_objects", prefetch.wrap_prefetch_related_objects)
     _wrap(query_module, "get_prefetcher", prefetch.wrap_get_prefetcher)
+    _wrap(ASGIHandler, "handle", _asgi_handle)
     _wrap(BaseDatabaseWrapper, "rollback", transactions.wrap_rollback)
     _wrap(BaseDatabaseWrapper, "savepoint_rollback", transactions.wrap_savepoint_rollback)
 
