@@ -97,6 +97,8 @@ def from_db(
         if obj is not None:
             if obj.__class__ is cls and obj._state.db == db:
                 refresh(opts, obj, opts.attname_list, values)
+                if fetch_mode is not None:  # Django >= 6.1: the last query's mode
+                    obj._state.fetch_mode = fetch_mode  # type: ignore[attr-defined]
                 return obj
             return _load(cls, opts, session, db, field_names, values, fetch_mode)
     new = cls(*values)
@@ -153,6 +155,8 @@ def _load(
         if obj.__class__ is not cls:
             obj = view_of(m, opts, cls, obj, pk, db)
     merge_row(opts, obj, names, values, populate=bool(mode & POPULATE))
+    if fetch_mode is not None:  # Django >= 6.1: the last query's mode
+        obj._state.fetch_mode = fetch_mode  # type: ignore[attr-defined]
     return obj
 
 
