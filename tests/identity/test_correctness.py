@@ -14,7 +14,7 @@ from django.db.models import Prefetch
 from blog.models import Article as BlogArticle
 from blog.models import Blog, UserInfo
 from tests.ormapp.models import Book
-from tests.testapp.models import Article, Category, RegularCategory, SubArticle
+from tests.testapp.models import Article, Category, RegularCategory, SubArticle, Tag
 
 pytestmark = pytest.mark.django_db(databases=["default", "other"])
 
@@ -158,3 +158,20 @@ def test_a_raw_save_of_an_mti_child_never_maps_unloaded_parent_fields():
         obj.save()  # what loaddata does: save_base(raw=True), parents untouched
     child = SubArticle.objects.get(pk=parent.pk)
     assert (child.name, child.score, child.extra) == ("parent", 3, "x")
+
+
+def test_many_to_many_prefetch_rows_are_the_mapped_instances():
+    t1, t2 = Tag.objects.create(name="t1"), Tag.objects.create(name="t2")
+    a = Article.objects.create(name="a")
+    b = Article.objects.create(name="b")
+    a.tags.set([t1, t2])
+    b.tags.set([t1])
+    t1.name = "unsaved"
+    arts = list(
+        Article.objects.filter(pk__in=[a.pk, b.pk]).order_by("pk").prefetch_related("tags")
+    )
+    assert arts == [a, b]
+    assert {id(t) for t in a.tags.all()} == {id(t1), id(t2)}
+    assert [id(t) for t in b.tags.all()] == [id(t1)]
+    assert t1.name == "unsaved"
+    assert not hasattr(t1, "_prefetch_related_val_article_id")

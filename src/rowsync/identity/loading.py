@@ -160,6 +160,38 @@ def _load(
     return obj
 
 
+def adopt(obj: Model) -> Model:
+    """Return the mapped instance of the row a plain ``obj`` was built from.
+
+    For rows that had to be built outside the map (a query with extra columns, such as
+    Django's many-to-many prefetch): the mapped instance gets the row's values as a
+    re-query would give them; with none mapped yet, ``obj`` itself is mapped.
+    """
+    opts = REGISTRY.get(type(obj))
+    if opts is None:
+        return obj
+    d = obj.__dict__
+    names = [a for a in opts.attname_list if a in d]
+    values = [d[a] for a in names]
+    session = _get_session() or scope.current_session()
+    if session.mode & BYPASS:
+        return obj
+    m = SHARED if opts.shared else session.map
+    pk = tuple(d.get(a) for a in opts.pk_attnames) if opts.composite else d.get(opts.pk_attname)
+    db = obj._state.db
+    with m.lock if m.lock is not None else contextlib.nullcontext():
+        mapped = m.lookup(opts, pk, db)
+        if mapped is None or mapped._state.db != db:
+            if mapped is None:
+                remember_values(opts, obj, names, values)
+                m.store(opts, pk, db, obj)
+            return obj
+        if mapped.__class__ is not obj.__class__:
+            mapped = view_of(m, opts, obj.__class__, mapped, pk, db)
+    merge_row(opts, mapped, names, values, populate=bool(session.mode & POPULATE))
+    return mapped
+
+
 def merge_row(
     opts: IdentityOptions,
     obj: Model,
@@ -255,6 +287,7 @@ def iterate_in_mode(rows: Iterator[Model], mode: int) -> Iterator[Model]:
 
 __all__ = [
     "BYPASS",
+    "adopt",
     "NORMAL",
     "POPULATE",
     "from_db",
