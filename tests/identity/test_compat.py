@@ -95,3 +95,37 @@ def test_custom_manager_and_metaclass():
         assert Custom._rowsync_identity_meta == {"use_strong_refs": True}
         assert isinstance(Custom.objects.named("x"), models.QuerySet)
         assert rowsync.identity.options_for(Custom).strong
+
+
+def test_flush_idmap_is_disconnected_as_django_idmap_documents():
+    from django.core.signals import request_finished
+
+    assert request_finished.disconnect(signals.flush_idmap) is True
+    try:
+        assert not any(
+            getattr(r[1], "__name__", "") == "flush_idmap" for r in request_finished.receivers
+        )
+    finally:
+        request_finished.connect(signals.flush_idmap)
+
+
+@pytest.mark.django_db(databases=["default", "other"])
+def test_meta_options_are_read_and_assigned_at_run_time():
+    import gc
+
+    from tests.testapp.models import CompatThing, MultiThing, StrongThing
+
+    assert CompatThing._meta.use_strong_refs is False and CompatThing._meta.multi_db is False
+    assert StrongThing._meta.use_strong_refs is True and MultiThing._meta.multi_db is True
+    CompatThing._meta.use_strong_refs = True
+    CompatThing._meta.multi_db = True
+    try:
+        pk = CompatThing.objects.create(name="a").pk
+        other = CompatThing.objects.using("other").create(pk=pk, name="b")
+        gc.collect()
+        assert CompatThing.get_cached_instance(pk, "default").name == "a"  # held strongly
+        assert CompatThing.objects.using("other").get(pk=pk) is other  # mapped per database
+    finally:
+        CompatThing._meta.use_strong_refs = False
+        CompatThing._meta.multi_db = False
+    assert CompatThing._meta.use_strong_refs is False

@@ -127,12 +127,12 @@ def test_request_cycle_gives_and_flushes_a_map():
 @pytest.mark.usefixtures("_keep_connections")
 def test_flush_idmap_can_be_disconnected():
     s = StrongThing.objects.create(name="s")
-    assert request_finished.disconnect(dispatch_uid="rowsync.identity.flush_idmap")
+    assert request_finished.disconnect(flush_idmap)  # as django-idmap documented
     try:
         request_finished.send(sender=None)
         assert StrongThing.get_cached_instance(s.pk) is s
     finally:
-        request_finished.connect(flush_idmap, dispatch_uid="rowsync.identity.flush_idmap")
+        request_finished.connect(flush_idmap)
     request_finished.send(sender=None)
     assert StrongThing.get_cached_instance(s.pk) is None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from django.db.models import Prefetch
 
 from blog.models import Article, Blog, Category, Comment, Tag, UserInfo
@@ -112,11 +111,6 @@ def test_prefetched_reverse_fk_rows_are_the_live_instances(blogdata):
     assert any(a is live for a in blog.article_set.all())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a many-to-many prefetch query carries extra(select=_prefetch_related_val_*), "
-    "and querysets with extra selects bypass the identity map",
-)
 def test_prefetched_m2m_rows_are_the_live_instances(blogdata):
     require_mapped(Tag)
     live = Tag.objects.get(pk=blogdata.t1a)

@@ -32,6 +32,7 @@ from rowsync.events.dispatch import (
     _model_mode,
     _new_instance,
     fast_rebuild_ok,
+    from_row_image,
 )
 
 __all__ = ["deliver_box"]
@@ -166,7 +167,7 @@ def deliver_box(
                     if fast:
                         instance = _new_instance(model, attnames, values, using)
                     else:
-                        instance = model.from_db(using, attnames, values)
+                        instance = from_row_image(model, attnames, values, using)
                     instance._rowsync_context = ctx  # type: ignore[attr-defined]
                     if mapped:
                         _identity_discard(model, instance.pk, using)

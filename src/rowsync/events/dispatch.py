@@ -364,8 +364,23 @@ def rebuild(
             ) from exc
         names.append(attname)
     if not fast:
-        return model.from_db(using, names, values)
+        return from_row_image(model, names, values, using)
     return _new_instance(model, names, values, using)
+
+
+def from_row_image(
+    model: type[models.Model], names: Sequence[str], values: Sequence[Any], using: str
+) -> models.Model:
+    """Build the instance of a row image with ``model.from_db``, outside the identity map.
+
+    The event shows the row the database wrote, not a mapped instance (whose unsaved
+    edits would hide it); the map is updated from the image afterwards.
+    """
+    unmapped = _identity_hook("unmapped")
+    if unmapped is None:
+        return model.from_db(using, names, values)
+    with unmapped():
+        return model.from_db(using, names, values)
 
 
 def _new_instance(

@@ -11,13 +11,16 @@ Public API (also re-exported by :mod:`rowsync`):
 * :func:`discard_row`, :func:`update_row`: called by rowsync's events for rows the
   database deleted or changed (no-ops for unmapped models or absent rows);
 * :func:`get_cached`, :func:`evict`, :func:`is_mapped`: per-instance helpers that
-  work for setting-enabled models too.
+  work for setting-enabled models too;
+* :func:`unmapped`: a block whose loads build plain instances (what rowsync's events use
+  to rebuild a row image without touching the map).
 
 Subsystems import this package, never its modules.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.db.models import Model
@@ -52,6 +55,7 @@ __all__ = [
     "post_flush",
     "pre_flush",
     "setup",
+    "unmapped",
     "update_row",
 ]
 
@@ -94,6 +98,22 @@ def evict(instance: Model) -> None:
     opts = REGISTRY.get(type(instance))
     if opts is not None:
         map_for(opts).remove(opts, pk_of(opts, instance), instance._state.db)
+
+
+def unmapped() -> AbstractContextManager[object]:
+    """Return a context manager in which ``from_db`` builds plain, unmapped instances.
+
+    The map is neither read nor changed: a row image rebuilt inside shows the row's
+    values, never a mapped instance's unsaved edits.
+
+    Example:
+        >>> with rowsync.identity.unmapped():
+        ...     image = Article.from_db("default", names, values)
+    """
+    from rowsync.identity.loading import loading_mode
+    from rowsync.identity.scope import BYPASS
+
+    return loading_mode(BYPASS)
 
 
 def setup() -> None:

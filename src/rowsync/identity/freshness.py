@@ -2,21 +2,24 @@
 
 What each write does to the map (of the current context, and the shared map):
 
-* ``save()``: a new row's instance is mapped; if *another* instance is mapped for
-  the row, the saved values are copied into it (it stays the mapped one). MTI
-  parents and children of the row that are mapped get the values of the fields
-  they share.
-* ``QuerySet.update(**values)``: the updated fields are **expired** on every mapped
-  instance of the model (and of its MTI family): they are removed from the
-  instance, so the next access or the next load of the row reads the database.
-  The instances keep their identity and their other values.
-* ``bulk_update(objs, fields)``: each mapped instance of an updated row gets the
-  written values from the corresponding object.
+* ``save()``: a new row's instance is mapped and remembers what it wrote; if
+  *another* instance is mapped for the row (same database), the written fields are
+  expired on it. MTI parents and children of the row that are mapped expire the
+  fields they share.
+* ``QuerySet.update(**values)``: the updated fields are **expired** on the mapped
+  instances of the rows it writes (and of their MTI family), found by
+  :func:`rows_to_expire` before the update runs; other rows are left alone.
+* ``bulk_update(objs, fields)``: the other mapped instance of each row expires the
+  written fields.
 * ``bulk_create(objs)``: created objects with a primary key are mapped; with
-  ``update_conflicts=True`` the ``update_fields`` are expired as for ``update()``.
+  ``update_conflicts=True`` the ``update_fields`` of the upserted rows are expired.
+
+*Expired* means unloaded, and only clean fields are: unsaved edits are kept (see
+:mod:`rowsync.identity.clean`). The next access, or the next load of the row, reads
+the database, so a rolled-back write never stays in an instance.
 * ``delete()`` (instance, queryset, cascades collected by Django): deleted rows are
-  **evicted** by a ``post_delete`` receiver connected with ``sender=`` for each
-  mapped model only, so unrelated models keep Django's fast-delete path.
+  **evicted** by the delete queries' hooks (:func:`after_delete`), so mapped models
+  keep Django's fast-delete path (no ``post_delete`` receiver is connected).
 * :func:`discard_row` / :func:`update_row`: called by rowsync's events for rows the
   database deleted or changed itself (``ON DELETE CASCADE`` / ``SET NULL``).
 """
@@ -27,13 +30,15 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from django.db.models import Model
-from django.db.models.signals import post_delete, post_save
+from django.db.models import Model, QuerySet
+from django.db.models.signals import post_save
 
 from rowsync._typing import DbAlias
 from rowsync.identity import scope
+from rowsync.identity.clean import expire_clean, remember_current
 from rowsync.identity.keys import REGISTRY, IdentityOptions, mapped_family, normalise_pk, pk_of
 from rowsync.identity.map import IdentityMap
+from rowsync.identity.queryset import literal_pks
 
 #: Set while ``bulk_update`` runs: its inner ``update()`` must not expire the objects.
 _IN_BULK_UPDATE: ContextVar[bool] = ContextVar("rowsync_in_bulk_update", default=False)
@@ -48,34 +53,50 @@ def _map_for(opts: IdentityOptions, m: IdentityMap) -> bool:
     return (m is scope.SHARED) == opts.shared
 
 
-def expire(model: type[Model], attnames: Iterable[str]) -> None:
-    """Remove ``attnames`` from every mapped instance of ``model``'s MTI family.
+def held_pks(model: type[Model], db: DbAlias) -> set[object]:
+    """Return the pks of the rows of ``model``'s MTI family mapped for database ``db``."""
+    pks: set[object] = set()
+    for concrete in mapped_family(model):
+        opts = REGISTRY[concrete]
+        for m in _maps():
+            if _map_for(opts, m):
+                pks.update(
+                    pk_of(opts, obj) for obj in m.instances(concrete) if obj._state.db == db
+                )
+    return pks
+
+
+def expire(
+    model: type[Model], attnames: Iterable[str], pks: Iterable[object], db: DbAlias | None
+) -> None:
+    """Unload the clean ``attnames`` of the mapped rows ``pks`` of ``model``'s MTI family.
 
     The next attribute access loads the value (``refresh_from_db(fields=...)``) and
-    the next load of the row fills it in.
+    the next load of the row fills it in. Unsaved edits are kept (see ``clean``).
     """
     names = set(attnames)
+    keys = list(pks)
     for concrete in mapped_family(model):
         opts = REGISTRY[concrete]
         own = names & opts.attnames
         own.difference_update(opts.pk_attnames)
         if not own:
             continue
-        relations = [opts.attname_to_field[a] for a in own if opts.attname_to_field[a].is_relation]
         for m in _maps():
             if not _map_for(opts, m):
                 continue
-            for obj in m.instances(concrete):
-                d = obj.__dict__
-                for attname in own:
-                    d.pop(attname, None)
-                for field in relations:
-                    if field.is_cached(obj):
-                        field.delete_cached_value(obj)
+            for pk in keys:
+                obj = m.lookup(opts, normalise_pk(opts, pk), db)
+                if obj is not None and obj._state.db == db:
+                    expire_clean(opts, obj, own)
 
 
-def copy_values(source: Model, attnames: Iterable[str] | None = None) -> None:
-    """Copy ``source``'s values into the other mapped instances of its row (and MTI family)."""
+def expire_others(source: Model, attnames: Iterable[str] | None = None) -> None:
+    """Unload, in the other mapped instances of ``source``'s row (and MTI family), what it wrote.
+
+    They read the database the next time they are used, so a rolled-back write never
+    stays in them; their unsaved edits are kept.
+    """
     source_opts = REGISTRY.get(type(source))
     if source_opts is None:
         return
@@ -85,19 +106,37 @@ def copy_values(source: Model, attnames: Iterable[str] | None = None) -> None:
     src = source.__dict__
     for concrete in mapped_family(type(source)):
         opts = REGISTRY[concrete]
+        own = (wanted & opts.attnames).difference(opts.pk_attnames)
         for m in _maps():
             if not _map_for(opts, m):
                 continue
             target = m.lookup(opts, normalise_pk(opts, pk), db)
             if target is None or target is source or target.__dict__ is src:
                 continue
-            d = target.__dict__
-            for attname in wanted & opts.attnames:
-                if attname in src and d.get(attname) != src[attname]:
-                    d[attname] = src[attname]
-                    field = opts.attname_to_field[attname]
-                    if field.is_relation and field.is_cached(target):
-                        field.delete_cached_value(target)
+            if target._state.db != db:  # the same pk in another database is another row
+                continue
+            expire_clean(opts, target, own)
+
+
+def was_read(obj: Model, fields: Iterable[str] | None) -> None:
+    """Record that ``refresh_from_db(fields=fields)`` read ``obj``'s values from its row."""
+    opts = REGISTRY.get(type(obj))
+    if opts is None:
+        return
+    if fields is None:
+        attnames: Iterable[str] = opts.attnames
+    else:
+        meta = obj._meta
+        attnames = {meta.get_field(name).attname for name in fields}  # type: ignore[union-attr]
+    remember_current(opts, obj, attnames)
+
+
+def wrote(obj: Model, attnames: Iterable[str] | None = None) -> None:
+    """Record that ``obj`` wrote ``attnames`` (all its fields if None) to its row."""
+    opts = REGISTRY.get(type(obj))
+    if opts is not None:
+        remember_current(opts, obj, opts.attnames if attnames is None else attnames)
+        expire_others(obj, attnames)
 
 
 def register(obj: Model) -> None:
@@ -125,32 +164,68 @@ def on_post_save(
 ) -> None:
     """Map a saved instance; push its saved values into other mapped copies of the row."""
     attnames: set[str] | None = None
+    meta = instance._meta
     if update_fields is not None:
-        meta = instance._meta
         attnames = {meta.get_field(name).attname for name in update_fields}  # type: ignore[union-attr]
-    copy_values(instance, attnames)
+    if raw and meta.parents:
+        # loaddata's raw save writes the child's own table only: the parent fields the
+        # instance holds are defaults, not the row's. Never map it.
+        expire_others(instance, {f.attname for f in meta.local_concrete_fields})
+        return
+    wrote(instance, attnames)
     register(instance)
 
 
-def on_post_delete(sender: type[Model], instance: Model, using: DbAlias, **kwargs: Any) -> None:
-    """Evict a deleted row (its pk is still set while post_delete runs)."""
-    opts = REGISTRY.get(sender)
-    if opts is None:
-        return
-    discard_row(sender, pk_of(opts, instance), using)
+def after_delete(model: type[Model], pks: Iterable[object], using: DbAlias) -> None:
+    """Evict the rows ``pks`` of ``model`` that a delete query removed."""
+    if model in REGISTRY:
+        for pk in pks:
+            discard_row(model, pk, using)
 
 
 def connect_model(model: type[Model]) -> None:
-    """Connect the save/delete receivers for one mapped model (idempotent)."""
+    """Connect the save receiver for one mapped model (idempotent).
+
+    Deletes are seen by the query hooks (``DeleteQuery.delete_batch``,
+    ``QuerySet._raw_delete``), never by a ``post_delete`` receiver: a receiver would
+    turn off Django's fast delete for the model.
+    """
     uid = f"rowsync.identity:{model._meta.label_lower}:{id(model)}"
     post_save.connect(on_post_save, sender=model, weak=False, dispatch_uid=uid)
-    post_delete.connect(on_post_delete, sender=model, weak=False, dispatch_uid=uid)
 
 
 # -- queryset writes --------------------------------------------------------------
-def after_update(model: type[Model], values: Mapping[str, Any]) -> None:
-    """Expire the fields a ``QuerySet.update(**values)`` wrote."""
-    if _IN_BULK_UPDATE.get() or model not in REGISTRY:
+def mapped_rows(qs: QuerySet[Any], db: DbAlias) -> set[object] | None:
+    """Return the pks of the rows mapped for ``db`` that a write of ``qs`` reaches (None: none).
+
+    Only the current context's map and the shared map are searched. An unfiltered
+    queryset reaches every mapped row and a filter on literal primary keys names its
+    rows, both without SQL; any other filter costs one ``SELECT`` of the matching pks,
+    run only when some row of the model is mapped.
+    """
+    held = held_pks(qs.model, db)
+    if not held:
+        return None
+    if not qs.query.where.children:
+        return held
+    literal = literal_pks(qs)
+    if literal is None:
+        literal = set(qs.using(db).order_by().values_list("pk", flat=True))
+    return held & literal
+
+
+def rows_to_expire(qs: QuerySet[Any]) -> set[object] | None:
+    """Return the pks of mapped rows an ``update()`` of ``qs`` is about to write (None: none)."""
+    if _IN_BULK_UPDATE.get():
+        return None
+    return mapped_rows(qs, qs.db)
+
+
+def after_update(
+    model: type[Model], values: Mapping[str, Any], pks: Iterable[object], db: DbAlias
+) -> None:
+    """Expire the fields a ``QuerySet.update(**values)`` wrote on the rows ``pks``."""
+    if model not in REGISTRY:
         return
     meta = model._meta
     attnames = set()
@@ -159,7 +234,7 @@ def after_update(model: type[Model], values: Mapping[str, Any]) -> None:
             attnames.add(meta.get_field(name).attname)  # type: ignore[union-attr]
         except Exception:  # Django has already validated the names
             continue
-    expire(model, attnames)
+    expire(model, attnames, pks, db)
 
 
 def bulk_update_guard() -> Any:
@@ -167,16 +242,20 @@ def bulk_update_guard() -> Any:
     return _IN_BULK_UPDATE.set(True)
 
 
-def bulk_update_done(token: Any, objs: Iterable[Model], fields: Iterable[str]) -> None:
-    """After ``bulk_update``: copy the written values into other mapped copies of the rows."""
+def bulk_update_done(token: Any) -> None:
+    """End the ``bulk_update`` that :func:`bulk_update_guard` marked (written or failed)."""
     _IN_BULK_UPDATE.reset(token)
+
+
+def after_bulk_update(objs: Iterable[Model], fields: Iterable[str]) -> None:
+    """After a ``bulk_update`` that succeeded: the objects wrote ``fields`` to their rows."""
     objs = list(objs)
     if not objs or type(objs[0]) not in REGISTRY:
         return
     meta = objs[0]._meta
     attnames = {meta.get_field(name).attname for name in fields}  # type: ignore[union-attr]
     for obj in objs:
-        copy_values(obj, attnames)
+        wrote(obj, attnames)
 
 
 def after_bulk_create(
@@ -191,7 +270,13 @@ def after_bulk_create(
     if model not in REGISTRY:
         return
     if update_conflicts and update_fields:
-        expire(model, {model._meta.get_field(n).attname for n in update_fields})  # type: ignore[union-attr]
+        written = {model._meta.get_field(n).attname for n in update_fields}  # type: ignore[union-attr]
+        objs = list(objs)
+        db = objs[0]._state.db if objs else None
+        if db is not None:
+            # A conflict may be on another unique field: then the pk may be unknown.
+            pks = [obj.pk for obj in objs]
+            expire(model, written, held_pks(model, db) if None in pks else pks, db)
     if ignore_conflicts or update_conflicts:
         return  # a conflicting row kept its own instance; the object may not be that row
     for obj in objs:
@@ -216,7 +301,7 @@ def discard_row(model: type[Model], pk: object, using: DbAlias | None) -> None:
     key = normalise_pk(opts, pk)
     for concrete in mapped_family(model):
         family_opts = REGISTRY[concrete]
-        for m in [scope.SHARED, *list(scope.LIVE_MAPS)]:
+        for m in [scope.SHARED, *scope.live_maps()]:
             m.remove(family_opts, key, using)
 
 
@@ -256,6 +341,7 @@ def update_row(
                 field = family_opts.attname_to_field[attname]
                 if field.is_relation and field.is_cached(obj):
                     field.delete_cached_value(obj)
-        for m in list(scope.LIVE_MAPS):
+            remember_current(family_opts, obj, family_opts.attnames.intersection(attvalues))
+        for m in scope.live_maps():
             if m not in current:
                 m.remove(family_opts, key, using)

@@ -105,6 +105,24 @@ class IdentityOptions:
         names = {"pk", pk.name, pk.attname}
         self.pk_lookups = frozenset(names | {f"{n}__exact" for n in names})
 
+    def set_option(self, name: str, value: bool) -> None:
+        """Change ``use_strong_refs`` or ``multi_db`` at run time (django-idmap's ``_meta``).
+
+        The model's rows are forgotten by the current context's map and the shared map:
+        they were stored under the old layout.
+        """
+        from rowsync.identity import scope
+
+        if name == "use_strong_refs":
+            self.strong = bool(value)
+        elif name == "multi_db":
+            self.multi_db = bool(value)
+        else:
+            raise AttributeError(name)
+        self.fast = not (self.strong or self.multi_db or self.shared or self.composite)
+        for m in scope.maps_for_flush():
+            m.clear(model=self.concrete)
+
     def table_key(self, db: DbAlias | None) -> object:
         """Return the key of this model's table inside a map for rows of ``db``."""
         return (self.concrete, db) if self.multi_db else self.concrete

@@ -9,11 +9,12 @@ returns Django's own result for unmapped models.
 Re-fetch policy (a row that is already mapped):
 
 * the mapped instance is returned: identity is kept;
-* values it has loaded are **kept** (unsaved edits survive a re-query, as in
-  SQLAlchemy); fields it has not loaded (deferred by ``only()``/``defer()``, or
-  expired by ``QuerySet.update()``) are **filled** from the row;
+* its clean fields (what it last read from or wrote to the row) are **refreshed**
+  from the row, its unsaved edits are **kept**, and fields it has not loaded
+  (deferred by ``only()``/``defer()``, or expired by a write) are **filled** from the
+  row (see :mod:`rowsync.identity.clean`);
 * ``populate_existing()`` querysets and ``select_for_update()`` querysets overwrite
-  the loaded values with the row (and drop foreign-key caches that no longer match).
+  every loaded value (edits too) with the row (and drop foreign-key caches that no longer match).
 
 Values are always matched to fields by attname, never by position, so a partial
 row (``only``/``defer``) can never shift values into the wrong fields.
@@ -31,6 +32,7 @@ from django.db.models.base import DEFERRED
 
 from rowsync._typing import DbAlias
 from rowsync.identity import scope
+from rowsync.identity.clean import refresh, remember_values
 from rowsync.identity.keys import REGISTRY, IdentityOptions
 from rowsync.identity.map import IdentityMap
 from rowsync.identity.scope import BYPASS, NORMAL, POPULATE, SHARED, Session
@@ -94,17 +96,16 @@ def from_db(
         obj = ref()
         if obj is not None:
             if obj.__class__ is cls and obj._state.db == db:
-                d = obj.__dict__
-                if not d.keys() >= opts.attnames:
-                    for attname, value in zip(opts.attname_list, values, strict=True):
-                        if attname not in d:
-                            d[attname] = value
+                refresh(opts, obj, opts.attname_list, values)
+                if fetch_mode is not None:  # Django >= 6.1: the last query's mode
+                    obj._state.fetch_mode = fetch_mode  # type: ignore[attr-defined]
                 return obj
             return _load(cls, opts, session, db, field_names, values, fetch_mode)
     new = cls(*values)
     state = new._state
     state.adding = False
     state.db = db
+    state.rowsync_clean = values  # type: ignore[attr-defined]  # see clean.remember_row
     if fetch_mode is not None:
         state.fetch_mode = fetch_mode  # type: ignore[attr-defined]  # Django >= 6.1
     table[pk] = _ref(new)
@@ -145,6 +146,7 @@ def _load(
                 m.store(opts, pk, db, obj)
         if obj is None:
             new = plain_from_db(cls, db, field_names, values, fetch_mode)
+            remember_values(opts, new, names, values)
             m.store(opts, pk, db, new)
             return new
         if not opts.multi_db and obj._state.db != db:
@@ -153,7 +155,41 @@ def _load(
         if obj.__class__ is not cls:
             obj = view_of(m, opts, cls, obj, pk, db)
     merge_row(opts, obj, names, values, populate=bool(mode & POPULATE))
+    if fetch_mode is not None:  # Django >= 6.1: the last query's mode
+        obj._state.fetch_mode = fetch_mode  # type: ignore[attr-defined]
     return obj
+
+
+def adopt(obj: Model) -> Model:
+    """Return the mapped instance of the row a plain ``obj`` was built from.
+
+    For rows that had to be built outside the map (a query with extra columns, such as
+    Django's many-to-many prefetch): the mapped instance gets the row's values as a
+    re-query would give them; with none mapped yet, ``obj`` itself is mapped.
+    """
+    opts = REGISTRY.get(type(obj))
+    if opts is None:
+        return obj
+    d = obj.__dict__
+    names = [a for a in opts.attname_list if a in d]
+    values = [d[a] for a in names]
+    session = _get_session() or scope.current_session()
+    if session.mode & BYPASS:
+        return obj
+    m = SHARED if opts.shared else session.map
+    pk = tuple(d.get(a) for a in opts.pk_attnames) if opts.composite else d.get(opts.pk_attname)
+    db = obj._state.db
+    with m.lock if m.lock is not None else contextlib.nullcontext():
+        mapped = m.lookup(opts, pk, db)
+        if mapped is None or mapped._state.db != db:
+            if mapped is None:
+                remember_values(opts, obj, names, values)
+                m.store(opts, pk, db, obj)
+            return obj
+        if mapped.__class__ is not obj.__class__:
+            mapped = view_of(m, opts, obj.__class__, mapped, pk, db)
+    merge_row(opts, mapped, names, values, populate=bool(session.mode & POPULATE))
+    return mapped
 
 
 def merge_row(
@@ -164,15 +200,12 @@ def merge_row(
     *,
     populate: bool,
 ) -> None:
-    """Apply a row to a mapped instance: fill unloaded fields, or overwrite if ``populate``."""
-    d = obj.__dict__
+    """Apply a row to a mapped instance: refresh its clean fields, or overwrite if ``populate``."""
     if not populate:
-        if len(names) == opts.field_count and d.keys() >= opts.attnames:
-            return
-        for attname, value in zip(names, values, strict=True):
-            if attname not in d:
-                d[attname] = value
+        refresh(opts, obj, names, values)
         return
+    remember_values(opts, obj, names, values)
+    d = obj.__dict__
     fields = opts.attname_to_field
     for attname, value in zip(names, values, strict=True):
         old = d.get(attname, _MISSING)
@@ -254,6 +287,7 @@ def iterate_in_mode(rows: Iterator[Model], mode: int) -> Iterator[Model]:
 
 __all__ = [
     "BYPASS",
+    "adopt",
     "NORMAL",
     "POPULATE",
     "from_db",

@@ -156,8 +156,16 @@ class IdentityMap:
                 weak.sweep()
 
     def remove(self, opts: IdentityOptions, pk: object, db: DbAlias | None) -> None:
-        """Forget the row ``pk`` (no-op if absent)."""
+        """Forget the row ``pk`` of database ``db`` (no-op if absent).
+
+        A single-database model's table holds one database's instance per pk: the row
+        ``pk`` of *another* database is not the one mapped, and it stays mapped.
+        """
         tkey = opts.table_key(db)
+        if db is not None and not opts.multi_db:
+            current = self.lookup(opts, pk, db)
+            if current is not None and current._state.db != db:
+                return
         strong = self.strong.get(tkey)
         if strong is not None:
             strong.pop(pk, None)

@@ -13,7 +13,11 @@ Hook                               Why
 ``Manager.get``                    the same, before a QuerySet is even built
 ``ModelIterable.__iter__``         per-query load mode (annotations, populate)
 ``QuerySet.update`` etc.           freshness after writes that bypass instances
+``UpdateQuery.update_batch``       the same for the Collector's SET_DEFAULT / SET()
+``DeleteQuery.delete_batch``       evict deleted rows (no post_delete receiver:
+``QuerySet._raw_delete``           mapped models keep Django's fast delete)
 ``query.prefetch_related_objects`` prefetch results stay per query
+``ASGIHandler.handle``             each ASGI request's map (5.2 loses request_started's)
 ``BaseDatabaseWrapper.rollback``   forget what a rolled-back block did
 =================================  ==================================================
 """
@@ -23,16 +27,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from django.core.handlers.asgi import ASGIHandler
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Manager, Model, QuerySet
 from django.db.models import query as query_module
 from django.db.models.fields.related_descriptors import ForwardOneToOneDescriptor
 from django.db.models.query import ModelIterable
+from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from rowsync.identity import freshness, loading, prefetch, transactions
 from rowsync.identity.keys import REGISTRY
 from rowsync.identity.queryset import get_from_manager, get_from_map
-from rowsync.identity.scope import BYPASS, POPULATE, map_for
+from rowsync.identity.scope import BYPASS, POPULATE, map_for, start_request
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MARK = "__rowsync_wrapped__"
@@ -65,9 +71,15 @@ def _refresh_from_db(original: Callable[..., Any]) -> Callable[..., Any]:
             return
         with loading.loading_mode(BYPASS):
             original(self, *args, **kwargs)
+        freshness.was_read(self, _refreshed_fields(args, kwargs))
         freshness.register(self)
 
     return _mark(refresh_from_db, original)
+
+
+def _refreshed_fields(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterable[str] | None:
+    """Return ``refresh_from_db(using=None, fields=None, ...)``'s ``fields`` argument."""
+    return kwargs["fields"] if "fields" in kwargs else (args[1] if len(args) > 1 else None)
 
 
 def _get(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -110,12 +122,62 @@ def _model_iterable_iter(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _update(original: Callable[..., Any]) -> Callable[..., Any]:
     def update(self: QuerySet[Any], **kwargs: Any) -> Any:
+        if self.model not in REGISTRY:
+            return original(self, **kwargs)
+        touched = freshness.rows_to_expire(self)
         rows = original(self, **kwargs)
-        if self.model in REGISTRY:
-            freshness.after_update(self.model, kwargs)
+        if touched:
+            freshness.after_update(self.model, kwargs, touched, self.db)
         return rows
 
     return _mark(update, original)
+
+
+def _update_batch(original: Callable[..., Any]) -> Callable[..., Any]:
+    # Django's Collector writes SET_DEFAULT / SET(callable) rows with this, not update().
+    def update_batch(self: UpdateQuery, pk_list: list[Any], values: Any, using: str) -> Any:
+        result = original(self, pk_list, values, using)
+        if self.model in REGISTRY:
+            freshness.after_update(self.model, values, pk_list, using)
+        return result
+
+    return _mark(update_batch, original)
+
+
+def _delete_batch(original: Callable[..., Any]) -> Callable[..., Any]:
+    # The Collector deletes the rows it collected (and a lone instance) with this.
+    def delete_batch(self: DeleteQuery, pk_list: list[Any], using: str) -> Any:
+        result = original(self, pk_list, using)
+        if self.model in REGISTRY:
+            freshness.after_delete(self.model, pk_list, using)
+        return result
+
+    return _mark(delete_batch, original)
+
+
+def _raw_delete(original: Callable[..., Any]) -> Callable[..., Any]:
+    # The Collector's fast deletes: one DELETE per queryset, no signals.
+    def raw_delete(self: QuerySet[Any], using: str) -> Any:
+        if self.model not in REGISTRY:
+            return original(self, using)
+        gone = freshness.mapped_rows(self, using)
+        result = original(self, using)
+        if gone:
+            freshness.after_delete(self.model, gone, using)
+        return result
+
+    raw_delete.alters_data = True  # type: ignore[attr-defined]
+    return _mark(raw_delete, original)
+
+
+def _asgi_handle(original: Callable[..., Any]) -> Callable[..., Any]:
+    # Django 5.2's request_started.asend() runs receivers in tasks of their own, whose
+    # context changes are lost: the request's map is set here, in the request's context.
+    async def handle(self: Any, scope: Any, receive: Any, send: Any) -> Any:
+        start_request()
+        return await original(self, scope, receive, send)
+
+    return _mark(handle, original)
 
 
 def _bulk_update(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -128,9 +190,12 @@ def _bulk_update(original: Callable[..., Any]) -> Callable[..., Any]:
         fields = list(fields)
         token = freshness.bulk_update_guard()
         try:
-            return original(self, objs, fields, *args, **kw)
+            rows = original(self, objs, fields, *args, **kw)
         finally:
-            freshness.bulk_update_done(token, objs, fields)
+            freshness.bulk_update_done(token)
+        # Only after Django accepted the fields: its own errors (ValueError) come first.
+        freshness.after_bulk_update(objs, fields)
+        return rows
 
     return _mark(bulk_update, original)
 
@@ -186,12 +251,16 @@ def install() -> None:
     # Manager's get() is generated from QuerySet's on a base class of Manager.
     _wrap(next(c for c in Manager.__mro__ if "get" in c.__dict__), "get", _manager_get)
     _wrap(QuerySet, "update", _update)
+    _wrap(UpdateQuery, "update_batch", _update_batch)
+    _wrap(DeleteQuery, "delete_batch", _delete_batch)
+    _wrap(QuerySet, "_raw_delete", _raw_delete)
     _wrap(QuerySet, "bulk_update", _bulk_update)
     _wrap(QuerySet, "bulk_create", _bulk_create)
     _wrap(ModelIterable, "__iter__", _model_iterable_iter)
     _wrap(ForwardOneToOneDescriptor, "get_object", _parent_link_get_object)
     _wrap(query_module, "prefetch_related_objects", prefetch.wrap_prefetch_related_objects)
     _wrap(query_module, "get_prefetcher", prefetch.wrap_get_prefetcher)
+    _wrap(ASGIHandler, "handle", _asgi_handle)
     _wrap(BaseDatabaseWrapper, "rollback", transactions.wrap_rollback)
     _wrap(BaseDatabaseWrapper, "savepoint_rollback", transactions.wrap_savepoint_rollback)
 

@@ -25,14 +25,15 @@ from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Model, Q, QuerySet
+from django.db.models import query as query_module
 from django.db.models.expressions import Col
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, In
 from django.db.models.query import ModelIterable
 from django.db.models.sql.where import AND
 
 from rowsync.identity import scope
 from rowsync.identity.keys import REGISTRY, IdentityOptions
-from rowsync.identity.loading import view_of
+from rowsync.identity.loading import from_db, view_of
 from rowsync.identity.scope import SHARED, Session
 
 _M = TypeVar("_M", bound=Model)
@@ -95,6 +96,7 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
         or query.low_mark
         or query.high_mark is not None
         or "rowsync_populate" in query.__dict__
+        or getattr(state, "_fetch_mode", _DEFAULT_FETCH_MODE) is not _DEFAULT_FETCH_MODE
     ):
         return None
     conditions: list[tuple[str, Any]] | None = None
@@ -144,7 +146,7 @@ def _answer(
     conditions: list[tuple[str, Any]] | None,
 ) -> _M | None:
     """Return the mapped ``model`` instance of row ``pk`` of ``db`` if it meets ``conditions``."""
-    if pk is None:
+    if pk is None or not _loads_through_rowsync(model):
         return None
     if type(pk) is not opts.pk_type:
         if isinstance(pk, Model):
@@ -170,6 +172,46 @@ def _answer(
     if obj.__class__ is not model:
         obj = view_of(m, opts, model, obj, pk, db)
     return obj  # type: ignore[return-value]
+
+
+def literal_pks(qs: QuerySet[Any]) -> set[object] | None:
+    """Return the primary keys ``qs`` is filtered on, None unless that is its whole filter.
+
+    Answers ``filter(pk=1)`` and ``filter(pk__in=[1, 2])`` (what Django's own writes
+    use) with literal values; anything else is None.
+    """
+    where = qs.query.where
+    if where.negated or where.connector != AND or len(where.children) != 1:
+        return None
+    child = where.children[0]
+    if not isinstance(child, Exact | In):
+        return None
+    lhs = child.lhs
+    pk_field = qs.model._meta.pk
+    if type(lhs) is not Col or lhs.target is not pk_field or pk_field is None:
+        return None
+    values = [child.rhs] if isinstance(child, Exact) else child.rhs
+    if not isinstance(values, list | tuple | set | frozenset):
+        return None
+    if any(hasattr(v, "resolve_expression") or isinstance(v, Model) for v in values):
+        return None
+    try:
+        return {pk_field.to_python(v) for v in values}
+    except Exception:  # an invalid value: let SQL decide which rows match
+        return None
+
+
+#: Django 6.1's default ``QuerySet`` fetch mode (None before 6.1: no fetch modes).
+_DEFAULT_FETCH_MODE = getattr(query_module, "DEFAULT_FETCH_MODE", None)
+
+
+def _loads_through_rowsync(model: type[Model]) -> bool:
+    """Return whether ``model`` keeps rowsync's ``from_db`` (no override to call per load).
+
+    A model that defines its own ``from_db`` expects it to run for every load: the map
+    must not answer ``get()`` without one. Read per call: a class may change at run time.
+    """
+    return getattr(model.from_db, "__func__", None) is from_db
 
 
 #: ``{manager class: whether its get() may be answered before building a QuerySet}``

@@ -96,8 +96,52 @@ def register(model: type[Model]) -> IdentityOptions | None:
         if opts is None:
             return None
     REGISTRY[model] = opts
+    _expose_options(meta)
     _connect(model)
     return opts
+
+
+def _option(name: str, attr: str, doc: str, *, writable: bool = True) -> Any:
+    """Return a ``_meta`` property showing (and setting) one identity option."""
+
+    def get(self: Any) -> bool:
+        return bool(getattr(REGISTRY[self.model], attr))
+
+    def put(self: Any, value: bool) -> None:
+        REGISTRY[self.model].set_option(name, value)
+
+    return property(get, put if writable else None, doc=doc)
+
+
+class IdentityMetaOptions:
+    """Mixed into a mapped model's ``_meta`` class: django-idmap's run-time options.
+
+    ``Model._meta.use_strong_refs`` / ``multi_db`` read the model's identity options and
+    can be assigned (see :meth:`IdentityOptions.set_option`); ``shared_identity`` is
+    read-only.
+    """
+
+    model: type[Model]
+    use_strong_refs = _option("use_strong_refs", "strong", "Instances are held strongly.")
+    multi_db = _option("multi_db", "multi_db", "Instances are keyed by database too.")
+    shared_identity = _option(
+        "shared_identity", "shared", "The process-wide map is used.", writable=False
+    )
+
+
+# {Options class: its subclass with IdentityMetaOptions mixed in}
+_META_CLASSES: dict[type[Any], type[Any]] = {}
+
+
+def _expose_options(meta: Any) -> None:
+    """Give a mapped model's ``_meta`` the ``use_strong_refs``/``multi_db`` attributes."""
+    cls = type(meta)
+    if issubclass(cls, IdentityMetaOptions):
+        return
+    sub = _META_CLASSES.get(cls)
+    if sub is None:
+        sub = _META_CLASSES[cls] = type(f"Identity{cls.__name__}", (IdentityMetaOptions, cls), {})
+    meta.__class__ = sub
 
 
 def _connect(model: type[Model]) -> None:

@@ -17,6 +17,7 @@ process-wide map, guarded by a lock, meant for read-mostly data.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -58,7 +59,10 @@ class Session:
 _CURRENT: ContextVar[Session | None] = ContextVar("rowsync_identity_session", default=None)
 
 #: Every context map alive in the process (for evictions that must reach them all).
+#: Read it through :func:`live_maps`: iterating a ``WeakSet`` while another thread adds
+#: to it raises ``RuntimeError``.
 LIVE_MAPS: weakref.WeakSet[IdentityMap] = weakref.WeakSet()
+_LIVE_MAPS_LOCK = threading.Lock()
 
 
 class _Config:
@@ -77,8 +81,15 @@ SHARED = IdentityMap(shared=True)
 def new_map() -> IdentityMap:
     """Return a new context map (registered in :data:`LIVE_MAPS`)."""
     m = IdentityMap(max_strong=CONFIG.max_strong)
-    LIVE_MAPS.add(m)
+    with _LIVE_MAPS_LOCK:
+        LIVE_MAPS.add(m)
     return m
+
+
+def live_maps() -> list[IdentityMap]:
+    """Return every context map alive in the process (a snapshot, safe across threads)."""
+    with _LIVE_MAPS_LOCK:
+        return list(LIVE_MAPS)
 
 
 def current_session() -> Session:

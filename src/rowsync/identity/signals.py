@@ -57,7 +57,11 @@ def begin_request(sender: Any = None, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    """Connect the request and migration handlers (idempotent through ``dispatch_uid``)."""
-    request_started.connect(begin_request, dispatch_uid="rowsync.identity.begin_request")
-    request_finished.connect(flush_idmap, dispatch_uid="rowsync.identity.flush_idmap")
-    post_migrate.connect(flush_idmap, dispatch_uid="rowsync.identity.flush_idmap")
+    """Connect the request and migration handlers (idempotent: Django keys them by function).
+
+    No ``dispatch_uid``: ``request_finished.disconnect(flush_idmap)`` must find the
+    receiver, as django-idmap documented.
+    """
+    request_started.connect(begin_request)
+    request_finished.connect(flush_idmap)
+    post_migrate.connect(flush_idmap)

@@ -17,10 +17,22 @@ from typing import Any
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from rowsync.identity import scope
+from rowsync.identity.clean import expire_clean
+from rowsync.identity.keys import REGISTRY
 
 
 def after_rollback(alias: str) -> None:
-    """Flush the maps a rollback on connection ``alias`` may have made wrong."""
+    """Flush the maps a rollback on connection ``alias`` may have made wrong.
+
+    Their instances of that database first unload their clean fields (SQLAlchemy's
+    expire on rollback): a value read or written in the rolled-back block is read
+    again on next use; unsaved edits are kept.
+    """
+    for m in scope.maps_for_flush():
+        for obj in m.instances():
+            opts = REGISTRY.get(type(obj))
+            if opts is not None and obj._state.db == alias:
+                expire_clean(opts, obj, opts.attnames.difference(opts.pk_attnames))
     scope.clear_current(alias)
 
 

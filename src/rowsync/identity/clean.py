@@ -1,0 +1,150 @@
+"""What each mapped instance last read from, or wrote to, its row: clean and dirty fields.
+
+A mapped instance outlives the queries that return it, so a re-query must tell the
+values the database gave it (*clean*: refreshed from the new row) from the values the
+program set since (*dirty*: unsaved edits, kept). rowsync keeps, on the instance's
+``_state``, the values of the last row read or written: ``_state.rowsync_clean`` is
+the row's tuple in concrete-field order (a full row costs one attribute store) or a
+``{attname: value}`` dict once only some fields were read or written.
+
+A field is clean when its current value is the remembered one; a field without a
+remembered value that the instance holds is dirty, a field the instance does not hold
+is unloaded. Query expressions (``F("n") + 1`` left by ``save()``) are never kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db.models import Model
+
+from rowsync.identity.keys import IdentityOptions
+
+_MISSING = object()
+
+
+def _remembered(opts: IdentityOptions, obj: Model) -> dict[str, Any]:
+    """Return (creating it) the ``{attname: value}`` form of ``obj``'s remembered row."""
+    state: Any = obj._state
+    row = getattr(state, "rowsync_clean", None)
+    if type(row) is dict:
+        return row
+    clean: dict[str, Any] = {} if row is None else dict(zip(opts.attname_list, row, strict=True))
+    state.rowsync_clean = clean
+    return clean
+
+
+def remember_row(obj: Model, values: Sequence[Any]) -> None:
+    """Remember a full row (concrete-field order) just read into ``obj``.
+
+    Django hands ``from_db`` a fresh slice of the row: it is kept as it is, not copied.
+    """
+    obj._state.rowsync_clean = values  # type: ignore[attr-defined]
+
+
+def remember_values(
+    opts: IdentityOptions, obj: Model, names: Sequence[str], values: Sequence[Any]
+) -> None:
+    """Remember the values of ``names`` just read into ``obj`` (a partial row)."""
+    if len(names) == opts.field_count:  # a full row is in concrete-field order
+        remember_row(obj, values)
+        return
+    _remembered(opts, obj).update(zip(names, values, strict=True))
+
+
+def remember_current(opts: IdentityOptions, obj: Model, attnames: Iterable[str]) -> None:
+    """Remember ``obj``'s current values of ``attnames`` as the row's (after a write or a read)."""
+    clean = _remembered(opts, obj)
+    d = obj.__dict__
+    for attname in attnames:
+        value = d.get(attname, _MISSING)
+        if value is _MISSING or hasattr(value, "resolve_expression"):
+            clean.pop(attname, None)
+        else:
+            clean[attname] = value
+
+
+def is_clean(value: Any, remembered: Any) -> bool:
+    """Return whether a held ``value`` is what the row gave (or an expression to replace)."""
+    if value is remembered:
+        return True
+    if hasattr(value, "resolve_expression"):
+        return True
+    if remembered is _MISSING:
+        return False
+    try:
+        return bool(value == remembered) and type(value) is type(remembered)
+    except Exception:  # a value whose __eq__ fails cannot be shown to be clean
+        return False
+
+
+def clean_value(opts: IdentityOptions, obj: Model, attname: str) -> Any:
+    """Return the remembered value of ``attname`` (``_MISSING`` if none)."""
+    row = getattr(obj._state, "rowsync_clean", None)
+    if row is None:
+        return _MISSING
+    if type(row) is dict:
+        return row.get(attname, _MISSING)
+    return row[opts.attname_list.index(attname)]
+
+
+def refresh(
+    opts: IdentityOptions, obj: Model, names: Sequence[str], values: Sequence[Any]
+) -> None:
+    """Apply a row read again to a mapped instance: fill and refresh clean fields, keep edits.
+
+    Foreign-key caches whose value changed are dropped.
+    """
+    d = obj.__dict__
+    row = getattr(obj._state, "rowsync_clean", None)
+    full = len(names) == opts.field_count
+    if full and row is not None and type(row) is not dict:
+        olds: Iterable[Any] = row
+    else:
+        olds = [_MISSING] * len(names) if row is None else _olds(opts, row, names)
+    fields = opts.attname_to_field
+    for attname, new, old in zip(names, values, olds, strict=True):
+        current = d.get(attname, _MISSING)
+        if current is new:
+            continue
+        if current is _MISSING:
+            d[attname] = new
+        elif is_clean(current, old) and (current != new or type(current) is not type(new)):
+            d[attname] = new
+            field = fields.get(attname)
+            if field is not None and field.is_relation and field.is_cached(obj):
+                field.delete_cached_value(obj)
+    if full:
+        remember_row(obj, values)
+    else:
+        remember_values(opts, obj, names, values)
+
+
+def _olds(opts: IdentityOptions, row: Any, names: Sequence[str]) -> list[Any]:
+    if type(row) is dict:
+        return [row.get(n, _MISSING) for n in names]
+    index = opts.attname_list.index
+    return [row[index(n)] for n in names]
+
+
+def expire_clean(opts: IdentityOptions, obj: Model, attnames: Iterable[str]) -> None:
+    """Unload the clean ``attnames`` of ``obj`` (their row changed); keep unsaved edits.
+
+    The next access, or the next query that reads the row, loads them. Foreign-key
+    caches of the unloaded fields are dropped.
+    """
+    d = obj.__dict__
+    # An instance that never read nor wrote its row (cache_instance()) has no edits to tell.
+    clean = None if getattr(obj._state, "rowsync_clean", None) is None else _remembered(opts, obj)
+    fields = opts.attname_to_field
+    for attname in attnames:
+        current = d.get(attname, _MISSING)
+        if current is _MISSING:
+            continue
+        if clean is not None and not is_clean(current, clean.pop(attname, _MISSING)):
+            continue  # an unsaved edit: kept (and dirty against the new row)
+        del d[attname]
+        field = fields[attname]
+        if field.is_relation and field.is_cached(obj):
+            field.delete_cached_value(obj)
