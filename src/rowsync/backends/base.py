@@ -247,6 +247,10 @@ class BaseBackend:
         """
         raise NotImplementedError
 
+    #: Does rolling the transaction back undo what :meth:`capture_session_begin_sql` set?
+    #: If not, rowsync resets it even when the delete failed (MariaDB's user variables).
+    capture_session_transactional: ClassVar[bool] = True
+
     def capture_session_begin_sql(
         self, claim: str, lease: int | None, context: str | None
     ) -> list[tuple[str, list[Any]]]:
