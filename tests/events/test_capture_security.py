@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
 from django.db.models.signals import pre_delete
 
 from rowsync.events import inbox
+from rowsync.events.capture import inbox_table
 from rowsync.events.context import actor_context
 from rowsync.models import DeletedRow
 from tests.evapp.models import Author, Office, Region
@@ -174,3 +176,129 @@ def test_forged_events_for_uncaptured_models_or_unknown_ops_become_dead_letters(
     assert "auth.group" in dead[uncaptured.pk].last_error
     assert "'Z'" in dead[bad_op.pk].last_error
     assert not DeletedRow.objects.filter(pk=genuine.pk).exists()
+
+
+# -- PostgreSQL: session settings and search_path cannot evade or divert capture ----------
+
+
+def _raw_connection():
+    """Return a new autocommit DB-API connection to the test database (not Django's)."""
+    raw = connection.get_new_connection(connection.get_connection_params())
+    raw.autocommit = True
+    return raw
+
+
+@pytest.mark.requires("supports_notify")
+def test_claim_lease_and_actor_set_by_hand_do_not_park_or_label_raw_deletes(deleted):
+    author = Author.objects.create(name="evader")
+    raw = _raw_connection()
+    try:
+        raw.execute(
+            "SELECT set_config('rowsync.claim', 'x', false), "
+            "set_config('rowsync.lease', '100000000', false), "
+            "set_config('rowsync.context', '{\"user_id\": 7}', false), "
+            "set_config('rowsync.session', '1', false)"
+        )
+        raw.execute("DELETE FROM evapp_author WHERE id = %s", [author.pk])
+    finally:
+        raw.close()
+    make_worker().run(drain=True)
+    assert deleted.keys() == [("Author", author.pk)]
+    assert deleted.calls[0]["instance"]._rowsync_context is None
+
+
+@pytest.mark.requires("supports_notify")
+@pytest.mark.parametrize("decoy", ["temporary table", "schema first in search_path"])
+def test_a_table_named_like_the_inbox_earlier_in_search_path_receives_nothing(decoy, deleted):
+    author = Author.objects.create(name="diverted")
+    box = inbox_table(Author._meta.db_table)
+    raw = _raw_connection()
+    try:
+        if decoy == "temporary table":
+            raw.execute(f'CREATE TEMP TABLE "{box}" (LIKE "{box}")')
+            where = f'pg_temp."{box}"'
+        else:
+            raw.execute("DROP SCHEMA IF EXISTS rowsync_decoy CASCADE")
+            raw.execute("CREATE SCHEMA rowsync_decoy")
+            raw.execute(f'CREATE TABLE rowsync_decoy."{box}" (LIKE "{box}")')
+            raw.execute(
+                "SELECT set_config('search_path', 'rowsync_decoy, ' || current_schema(), false)"
+            )
+            where = f'rowsync_decoy."{box}"'
+        raw.execute("DELETE FROM evapp_author WHERE id = %s", [author.pk])
+        diverted = raw.execute(f"SELECT COUNT(*) FROM {where}").fetchone()[0]
+        raw.execute("DROP SCHEMA IF EXISTS rowsync_decoy CASCADE")
+    finally:
+        raw.close()
+    assert diverted == 0
+    make_worker().run(drain=True)
+    assert deleted.keys() == [("Author", author.pk)]
+
+
+# -- PostgreSQL: an idle worker is idle ---------------------------------------------------
+
+
+class _TransactionCounter:
+    """Count the transactions a Django connection commits: atomic blocks and autocommit queries."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.count = 0
+        commit = conn.commit
+
+        def counted_commit():
+            self.count += 1
+            commit()
+
+        conn.commit = counted_commit
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.conn.in_atomic_block:
+            self.count += 1
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.requires("supports_notify")
+def test_an_idle_worker_causes_no_notify_and_commits_only_once_per_poll():
+    poll = 0.2
+    worker = make_worker(listen=True, poll_interval=poll)
+    listener = _raw_connection()
+    listener.execute("LISTEN rowsync_events")
+    figures = {}
+
+    def run():
+        conn = connections["default"]
+        counter = _TransactionCounter(conn)
+        try:
+            with conn.execute_wrapper(counter):
+                per_pass = []
+                for _ in range(3):  # the first passes refill from the inboxes
+                    before = counter.count
+                    worker.run_once()
+                    per_pass.append(counter.count - before)
+                figures["per_pass"] = max(per_pass)
+                before, started = counter.count, time.monotonic()
+                worker.run()
+                figures["elapsed"] = time.monotonic() - started
+                figures["idle"] = counter.count - before
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    threading.Event().wait(2.0)
+    worker.stop()
+    thread.join(60)
+    assert not thread.is_alive()
+    # Every NOTIFY committed before the marker arrives before it.
+    with _raw_connection() as sender:
+        sender.execute("SELECT pg_notify('rowsync_events', 'end of test')")
+    caused = 0
+    for note in listener.notifies(timeout=30):
+        if note.payload == "end of test":
+            break
+        caused += 1
+    listener.close()
+    assert caused == 0
+    passes = figures["elapsed"] / poll + 2
+    assert figures["idle"] <= passes * figures["per_pass"], figures

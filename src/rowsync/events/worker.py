@@ -181,7 +181,12 @@ class Worker:
         """
         boxes = inbox.present(self.using, inbox.specs(self.using))
         if boxes:
+            begin = get_backend(connections[self.using]).worker_refill_sql()
             with transaction.atomic(using=self.using):
+                if begin:
+                    with connections[self.using].cursor() as cursor:
+                        for sql in begin:
+                            cursor.execute(sql)
                 inbox.move_free(self.using, self.batch_size * MOVE_BATCHES, boxes)
 
     def _run_batch(self) -> int:
