@@ -6,9 +6,9 @@ migration), puts N pending events in place, connects one receiver that does noth
 times ``Worker.run(drain=True)``: claim, rebuild the instance, send ``post_delete``,
 delete the events, commit, batch after batch. Sources (``--source``):
 
-* ``queue``: events for ``blog.Tag`` written straight into the event table;
-* ``capture``: rows of a captured test model (``evapp.Chapter``: three columns, like
-  ``blog.Tag``) deleted with raw SQL, recorded by the capture
+* ``queue``: events for the captured ``evapp.Chapter`` (three columns) written straight
+  into the event table (workers deliver events of captured models only);
+* ``capture``: rows of ``evapp.Chapter`` deleted with raw SQL, recorded by the capture
   triggers (into the inbox on SQLite and PostgreSQL: the worker moves them into the
   event table first, and that is timed too).
 
@@ -62,10 +62,10 @@ def _fill_queue(events: int) -> None:
 
     rows = [
         DeletedRow(
-            model_label="blog.Tag",
-            table_name="blog_tag",
+            model_label="evapp.chapter",
+            table_name="evapp_chapter",
             pk_text=str(pk),
-            row={"nid": pk, "title": f"tag {pk}", "blog_id": 1},
+            row={"id": pk, "title": f"chapter {pk}", "book_id": 1},
         )
         for pk in range(1, events + 1)
     ]
@@ -93,7 +93,6 @@ def child(engine: str, events: int, batches: list[int], repeat: int, sources: li
     from django.db import connection
     from django.db.models.signals import post_delete
 
-    from blog.models import Tag
     from rowsync.events.claim import pending_count
     from rowsync.events.retry import RetryPolicy
     from rowsync.events.worker import Worker
@@ -102,7 +101,6 @@ def child(engine: str, events: int, batches: list[int], repeat: int, sources: li
     def noop(sender: Any, **kwargs: Any) -> None:
         pass
 
-    post_delete.connect(noop, sender=Tag, weak=False)
     from tests.evapp.models import Chapter
 
     post_delete.connect(noop, sender=Chapter, weak=False)

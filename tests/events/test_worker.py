@@ -13,26 +13,24 @@ from django.db import connection, connections, transaction
 from django.db.models.signals import post_delete
 from django.utils import timezone
 
-from blog.models import Tag
+from blog.models import Article
 from rowsync.events import claim as claims
 from rowsync.events.retry import RetryPolicy
-from rowsync.events.worker import Worker, replay
+from rowsync.events.worker import replay
 from rowsync.models import DeletedRow
-from tests.events.worker_support import insert_events, receipt_keys, receipts, receiver
+from tests.events.worker_support import (
+    insert_events,
+    make_worker,
+    receipt_keys,
+    receipts,
+    receiver,
+)
 
 __all__ = ["receipts", "receiver"]  # fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STRATEGIES = ["skip_locked", "lease"]
-
-
-def make_worker(**kwargs):
-    kwargs.setdefault("policy", RetryPolicy(max_attempts=3, base_delay=0, jitter=0))
-    kwargs.setdefault("progress_interval", 0)
-    kwargs.setdefault("listen", False)
-    kwargs.setdefault("report", lambda line: None)
-    return Worker("default", **kwargs)
 
 
 def strategy_or_skip(strategy):
@@ -53,16 +51,16 @@ def test_drain_delivers_every_event_once_and_deletes_it(receiver, strategy):
     def spy(sender, instance, using, origin, **kwargs):
         seen.append((sender, instance.pk, instance.title, using, origin))
 
-    post_delete.connect(spy, sender=Tag)
+    post_delete.connect(spy, sender=Article)
     try:
         stats = make_worker(batch_size=100, strategy=strategy_or_skip(strategy)).run(drain=True)
     finally:
-        post_delete.disconnect(spy, sender=Tag)
+        post_delete.disconnect(spy, sender=Article)
     assert stats.delivered == 1234
     assert stats.batches == 13
     assert DeletedRow.objects.count() == 0
     assert receipt_keys() == list(range(1, 1235))
-    assert seen[0] == (Tag, 1, "tag 1", "default", None)
+    assert seen[0] == (Article, 1, "tag 1", "default", None)
     assert sorted(pk for _, pk, *_ in seen) == list(range(1, 1235))
 
 
@@ -112,7 +110,7 @@ def test_failing_receiver_is_retried_with_back_off_and_does_not_block_others(rec
         < event.next_attempt_at
         < timezone.now() + timedelta(seconds=61)
     )
-    assert "ReceiverFailure: receiver refuses tag 7" in event.last_error
+    assert "ReceiverFailure: receiver refuses article 7" in event.last_error
     assert "Traceback" in event.last_error
     # Not due yet: a second drain leaves it alone.
     assert make_worker(policy=policy).run(drain=True).failed == 0
@@ -141,7 +139,7 @@ def test_exhausted_event_becomes_a_dead_letter_and_replay_delivers_it(receiver):
 
     out = StringIO()
     call_command("rowsync", "replay", "--list", stdout=out)
-    assert f"{dead.pk}\tblog.tag\tpk=4\tattempts=3\t" in out.getvalue().lower()
+    assert f"{dead.pk}\tblog.article\tpk=4\tattempts=3\t" in out.getvalue().lower()
 
     # Still failing: replay says so, and counts the attempt.
     with pytest.raises(CommandError, match="1 dead letter"):
@@ -165,7 +163,7 @@ def test_replay_all_and_requeue(receiver):
     with pytest.raises(CommandError, match="choose"):
         call_command("rowsync", "replay", stdout=StringIO())
     out = StringIO()
-    call_command("rowsync", "replay", "--requeue", "--model", "blog.Tag", stdout=out)
+    call_command("rowsync", "replay", "--requeue", "--model", "blog.Article", stdout=out)
     assert "requeued 4" in out.getvalue()
     assert pending() == 4
     assert set(
@@ -194,24 +192,26 @@ def test_schema_drift_delivers_what_can_be_rebuilt_or_dead_letters_with_a_reason
     # A column dropped since (gone from the model), a column added since (missing from
     # the image), and an image that no longer fits: the first two are delivered, the
     # third is parked with a clear reason, and the worker keeps going.
-    insert_events(1, start=1, row={"nid": 1, "title": "old", "blog_id": 1, "colour": "red"})
-    insert_events(1, start=2, row={"nid": 2, "blog_id": 1})
+    insert_events(
+        1, start=1, row={"nid": 1, "title": "old", "desc": "d", "blog_id": 1, "colour": "red"}
+    )
+    insert_events(1, start=2, row={"nid": 2, "title": "no desc", "blog_id": 1})
     insert_events(1, start=3, row={"title": "no pk"})
     insert_events(1, start=4, row={"nid": "not a number", "title": "x"})
     insert_events(1, start=5)
-    titles = {}
+    descs = {}
 
     def spy(sender, instance, **kwargs):
-        titles[instance.pk] = (
-            instance.title if "title" not in instance.get_deferred_fields() else "<deferred>"
+        descs[instance.pk] = (
+            instance.desc if "desc" not in instance.get_deferred_fields() else "<deferred>"
         )
 
-    post_delete.connect(spy, sender=Tag)
+    post_delete.connect(spy, sender=Article)
     try:
         stats = make_worker().run(drain=True)
     finally:
-        post_delete.disconnect(spy, sender=Tag)
-    assert titles == {1: "old", 2: "<deferred>", 5: "tag 5"}
+        post_delete.disconnect(spy, sender=Article)
+    assert descs == {1: "d", 2: "<deferred>", 5: "<deferred>"}
     assert stats.dead == 2
     reasons = dict(DeletedRow.objects.values_list("pk_text", "last_error"))
     assert set(reasons) == {"3", "4"}
@@ -246,11 +246,11 @@ def test_on_commit_work_of_receivers_runs_after_the_commit_and_not_for_failures(
         in_atomic = connections[using].in_atomic_block
         transaction.on_commit(lambda: committed.append((instance.pk, in_atomic)), using=using)
 
-    post_delete.connect(later, sender=Tag)
+    post_delete.connect(later, sender=Article)
     try:
         make_worker(policy=RetryPolicy(max_attempts=1, base_delay=0)).run(drain=True)
     finally:
-        post_delete.disconnect(later, sender=Tag)
+        post_delete.disconnect(later, sender=Article)
     # Receivers run inside the worker's transaction; event 2 failed (its on_commit
     # callback went with its savepoint).
     assert sorted(committed) == [(1, True), (3, True)]

@@ -1,9 +1,9 @@
 """An idempotent-by-construction receiver for the worker tests.
 
-Importing this module connects a ``post_delete`` receiver for ``blog.Tag`` (and, with
-``ROWSYNC_WORKER_TEST_ARTICLES=1``, for the captured ``blog.Article``) that
+Importing this module connects a ``post_delete`` receiver for the captured
+``blog.Article`` (the worker delivers events of captured models only) that
 
-* inserts the tag's pk into ``worker_receipt`` (primary key: a second delivery of the same
+* inserts the article's pk into ``worker_receipt`` (primary key: a second delivery of the same
   event that commits would raise IntegrityError, so the table proves exactly-once
   database effects);
 * appends ``<pk> <pid>`` to the file named by ``ROWSYNC_WORKER_TEST_LOG`` (a side effect
@@ -56,34 +56,20 @@ def record(sender, instance, using, **kwargs):
         title = None if "title" in instance.get_deferred_fields() else instance.title
         cursor.execute(f"INSERT INTO {RECEIPT_TABLE} (k, title) VALUES (%s, %s)", [key, title])
     if key in FAIL:
-        raise ReceiverFailure(f"receiver refuses tag {key}")
+        raise ReceiverFailure(f"receiver refuses article {key}")
 
 
 def connect() -> None:
-    from blog.models import Tag
+    from blog.models import Article
 
-    post_delete.connect(record, sender=Tag, dispatch_uid="rowsync-worker-test")
+    post_delete.connect(record, sender=Article, dispatch_uid="rowsync-worker-test")
 
 
 def disconnect() -> None:
-    from blog.models import Tag
-
-    post_delete.disconnect(sender=Tag, dispatch_uid="rowsync-worker-test")
-
-
-def connect_articles() -> None:
     from blog.models import Article
 
-    post_delete.connect(record, sender=Article, dispatch_uid="rowsync-worker-test-articles")
-
-
-def disconnect_articles() -> None:
-    from blog.models import Article
-
-    post_delete.disconnect(sender=Article, dispatch_uid="rowsync-worker-test-articles")
+    post_delete.disconnect(sender=Article, dispatch_uid="rowsync-worker-test")
 
 
 if os.environ.get("ROWSYNC_WORKER_TEST_CONNECT") == "1":
     connect()
-    if os.environ.get("ROWSYNC_WORKER_TEST_ARTICLES") == "1":
-        connect_articles()

@@ -17,12 +17,27 @@ from tests.events import worker_receivers
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def insert_events(count, *, start=1, using="default", label="blog.Tag", row=None, **fields):
-    """Write ``count`` pending Tag events with pks ``start..start+count-1`` (bulk INSERT)."""
+def make_worker(**kwargs):
+    """Return a quiet in-process worker on ``default`` (no LISTEN, no back-off)."""
+    from rowsync.events.retry import RetryPolicy
+    from rowsync.events.worker import Worker
+
+    kwargs.setdefault("policy", RetryPolicy(max_attempts=3, base_delay=0, jitter=0))
+    kwargs.setdefault("progress_interval", 0)
+    kwargs.setdefault("listen", False)
+    kwargs.setdefault("report", lambda line: None)
+    return Worker("default", **kwargs)
+
+
+def insert_events(count, *, start=1, using="default", label="blog.Article", row=None, **fields):
+    """Write ``count`` pending events of the captured ``blog.Article`` (bulk INSERT).
+
+    Their pks are ``start..start+count-1``.
+    """
     events = [
         DeletedRow(
             model_label=label,
-            table_name="blog_tag",
+            table_name="blog_article",
             op="D",
             pk_text=str(pk),
             row=row if row is not None else {"nid": pk, "title": f"tag {pk}", "blog_id": 1},

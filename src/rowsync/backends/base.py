@@ -139,6 +139,14 @@ class BaseBackend:
         """Return a wake-up channel for idle workers, or None when they must poll."""
         return None
 
+    def worker_refill_sql(self) -> list[str]:
+        """Return statements that start a worker's refill of its queue from the inboxes.
+
+        Run first in the refill's transaction (never on SQLite, whose first statement
+        must be the write).
+        """
+        return []
+
     def worker_take_planner_sql(self) -> tuple[list[str], list[str]]:
         """Return statements to run before and after the take (planner settings)."""
         return [], []
@@ -267,6 +275,10 @@ class BaseBackend:
             spec: The table's ``rowsync.events.capture.CaptureSpec``.
         """
         raise NotImplementedError
+
+    #: Does rolling the transaction back undo what :meth:`capture_session_begin_sql` set?
+    #: If not, rowsync resets it even when the delete failed (MariaDB's user variables).
+    capture_session_transactional: ClassVar[bool] = True
 
     def capture_session_begin_sql(
         self, claim: str, lease: int | None, context: str | None

@@ -401,6 +401,10 @@ class MySQLBackend(BaseBackend):
             out.extend(self._capture_below(edge, alias, from_, cond, 1))
         return out
 
+    #: User variables belong to the connection, not the transaction
+    #: (https://mariadb.com/kb/en/user-defined-variables/).
+    capture_session_transactional: ClassVar[bool] = False
+
     def capture_session_begin_sql(
         self, claim: str, lease: int | None, context: str | None
     ) -> list[tuple[str, list[Any]]]:

@@ -27,6 +27,15 @@ class PostgreSQLBackend(BaseBackend):
         """
         return True
 
+    def worker_refill_sql(self) -> list[str]:
+        """Mark the transaction as a refill: the event table's trigger then sends no ``NOTIFY``.
+
+        The worker delivers what it moves itself, and rows nobody claims woke the workers
+        when the capture trigger wrote them; a refill that moved nothing (an idle worker)
+        must not wake that same worker again (migration ``rowsync.0006``).
+        """
+        return ["SELECT set_config('rowsync.refill', 'on', true)"]
+
     def worker_take_planner_sql(self) -> tuple[list[str], list[str]]:
         """Walk an index in id order for the take, whatever the statistics say.
 
@@ -151,19 +160,49 @@ class PostgreSQLBackend(BaseBackend):
         return [f"SET CONSTRAINTS {name} IMMEDIATE", f"SET CONSTRAINTS {name} DEFERRED"]
 
     # --- capture ---
-    # Claim, lease and actor context travel in transaction-local settings
+    # Claim, lease and actor context live in a row of rowsync_capture_session that the
+    # deleting transaction inserts (and deletes again before it ends, so it is never
+    # committed); a transaction-local setting, rowsync.session
     # (set_config(..., true), https://www.postgresql.org/docs/current/functions-admin.html),
-    # which triggers read with current_setting(name, true).
+    # names the row. Any session can set any setting, but no other transaction can see the
+    # row: a claim or an actor set by hand is ignored, and the rows go to the worker
+    # (docs/security.md). rowsync.claim/lease/context are still set for triggers frozen
+    # into older migrations.
 
-    #: plpgsql declarations that read the session once per trigger call: the INSERT then
-    #: gets them as constants instead of calling current_setting() for every row.
+    #: plpgsql declarations; the session row is read once per trigger call, so the INSERT
+    #: gets claim, lease and context as constants.
     _capture_declare = (
-        "DECLARE v_claim text := COALESCE(current_setting('rowsync.claim', true), ''); "
-        "v_context jsonb := NULLIF(current_setting('rowsync.context', true), '')::jsonb; "
-        "v_until timestamptz := clock_timestamp() + "
-        "(NULLIF(current_setting('rowsync.lease', true), '') || ' seconds')::interval; "
+        "DECLARE v_claim text; v_context jsonb; v_until timestamptz; "
+        "v_session text := current_setting('rowsync.session', true); "
         "v_txid text := pg_current_xact_id()::text; "
     )
+    _capture_session_read = (
+        "IF v_session ~ '^[0-9]{1,18}$' THEN "
+        'SELECT s."claim", NULLIF(s."context", \'\')::jsonb, '
+        'clock_timestamp() + make_interval(secs => s."lease") '
+        "INTO v_claim, v_context, v_until "
+        'FROM "rowsync_capture_session" s WHERE s."id" = v_session::bigint; '
+        "END IF; v_claim := COALESCE(v_claim, ''); "
+    )
+
+    def _trigger_function_sql(self, name: str, body: str) -> list[str]:
+        """Return a plpgsql trigger function running ``body`` with a pinned ``search_path``.
+
+        The function reads the capture session and writes rowsync's tables by plain
+        names: the ``search_path`` of the deleting session must not choose which tables
+        those are (a temporary or earlier-schema table named like an inbox). It is pinned
+        to ``pg_catalog``, the schema the migration runs in, then ``pg_temp``
+        (https://www.postgresql.org/docs/current/sql-createfunction.html#SQL-CREATEFUNCTION-SECURITY);
+        the schema is read when the migration runs, so frozen SQL fits any schema.
+        """
+        return [
+            f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql '
+            f"AS $rowsync$ {self._capture_declare}BEGIN {self._capture_session_read}{body} "
+            "RETURN NULL; END $rowsync$",
+            "DO $rowsync$ BEGIN EXECUTE format('ALTER FUNCTION %I() SET search_path = "
+            f"pg_catalog, %I, pg_temp', {self.capture_literal(name)}, current_schema()); "
+            "END $rowsync$",
+        ]
 
     def _capture_image(self, spec: Any, ref: str) -> str:
         # row_to_json() writes JSON text: building jsonb instead cost about as much as the
@@ -259,8 +298,15 @@ class PostgreSQLBackend(BaseBackend):
         return "(" + " || ".join(f"jsonb_build_object({', '.join(g)})" for g in groups) + ")::text"
 
     def inbox_free_sql(self) -> str:
-        """No claim, or a lease that ran out."""
-        return '("rowsync_claim" = \'\' OR "rowsync_until" < clock_timestamp())'
+        """No claim, no lease, or a lease that ran out.
+
+        A claim without a lease never outlives its transaction: committed rows that hold
+        one were claimed by hand (or by a trigger frozen before claims were verified).
+        """
+        return (
+            '("rowsync_claim" = \'\' OR "rowsync_until" IS NULL '
+            'OR "rowsync_until" < clock_timestamp())'
+        )
 
     def inbox_move_sql(self, spec: Any, where: str, limit: int | None) -> list[tuple[str, int]]:
         """Move rows with one statement: ``DELETE ... RETURNING`` feeding the ``INSERT``.
@@ -279,6 +325,17 @@ class PostgreSQLBackend(BaseBackend):
                 1,
             )
         ]
+
+    def _notify_unclaimed_sql(self, wrote: str) -> str:
+        """Return plpgsql that wakes idle workers when rows were written for no session.
+
+        The capture triggers notify, not the event table: an ``INSERT`` statement that
+        moves zero rows (an idle worker's refill) must wake nobody.
+        """
+        return (
+            f"IF v_claim = '' AND {wrote} THEN "
+            f"PERFORM pg_notify('{self.worker_channel}', ''); END IF;"
+        )
 
     def capture_triggers_sql(self, spec: Any) -> list[tuple[str, list[str], list[str]]]:
         """Return PostgreSQL's capture triggers of one table.
@@ -304,15 +361,13 @@ class PostgreSQLBackend(BaseBackend):
         body = (
             f'INSERT INTO "{spec.inbox}" ({meta}, {cols}) '
             f'SELECT v_txid, v_context, v_claim, v_until, {values} FROM "rowsync_old" o; '
-            f"IF v_claim = '' THEN PERFORM pg_notify('{self.worker_channel}', ''); END IF;"
+            f"{self._notify_unclaimed_sql('FOUND')}"
         )
         out.append(
             (
                 name,
                 [
-                    f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql '
-                    f"AS $rowsync$ {self._capture_declare}BEGIN {body} RETURN NULL; END "
-                    "$rowsync$",
+                    *self._trigger_function_sql(name, body),
                     f'CREATE TRIGGER "{name}" AFTER DELETE ON "{table}" '
                     'REFERENCING OLD TABLE AS "rowsync_old" FOR EACH STATEMENT '
                     f'EXECUTE FUNCTION "{name}"()',
@@ -336,14 +391,16 @@ class PostgreSQLBackend(BaseBackend):
                 )
                 + ")"
             )
-            body = self._capture_select(spec, "U", "NEW", changes) + ";"
+            body = (
+                self._capture_select(spec, "U", "NEW", changes)
+                + "; "
+                + self._notify_unclaimed_sql("TRUE")
+            )
             out.append(
                 (
                     name,
                     [
-                        f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger '
-                        f"LANGUAGE plpgsql AS $rowsync$ {self._capture_declare}BEGIN {body} "
-                        "RETURN NULL; END $rowsync$",
+                        *self._trigger_function_sql(name, body),
                         f'CREATE TRIGGER "{name}" AFTER UPDATE OF {fks} ON "{table}" '
                         f"FOR EACH ROW WHEN (pg_trigger_depth() >= 1 AND ({changed})) "
                         f'EXECUTE FUNCTION "{name}"()',
@@ -359,27 +416,44 @@ class PostgreSQLBackend(BaseBackend):
     def capture_session_begin_sql(
         self, claim: str, lease: int | None, context: str | None
     ) -> list[tuple[str, list[Any]]]:
-        """Set the transaction-local settings and read the event id floor in one query."""
+        """Insert the session row, name it in ``rowsync.session``, read the id floor.
+
+        The enclosing session's row id is kept in ``rowsync.outer_<id>`` for
+        :meth:`capture_session_end_sql`. All in one query.
+        """
+        lease_text = "" if lease is None else str(lease)
         return [
             (
-                "SELECT set_config('rowsync.claim', %s, true), "
+                "WITH o AS MATERIALIZED (SELECT COALESCE(current_setting('rowsync.session', "
+                "true), '') AS v), "
+                's AS (INSERT INTO "rowsync_capture_session" ("claim", "lease", "context") '
+                'VALUES (%s, %s, %s) RETURNING "id") '
+                "SELECT set_config('rowsync.outer_' || s.\"id\", o.v, true), "
+                "set_config('rowsync.session', s.\"id\"::text, true), "
+                "set_config('rowsync.claim', %s, true), "
                 "set_config('rowsync.lease', %s, true), "
                 "set_config('rowsync.context', %s, true), "
-                '(SELECT COALESCE(MAX("id"), 0) FROM "rowsync_deleted_row")',
-                [claim, "" if lease is None else str(lease), context or ""],
+                '(SELECT COALESCE(MAX("id"), 0) FROM "rowsync_deleted_row") FROM s, o',
+                [claim, lease, context, claim, lease_text, context or ""],
             )
         ]
 
     def capture_session_end_sql(
         self, previous: tuple[str, int | None, str | None] | None
     ) -> list[tuple[str, list[Any]]]:
-        """Restore the enclosing session's settings (or clear them)."""
+        """Delete the session row; restore the enclosing session's (or clear them)."""
         claim, lease, context = previous or ("", None, None)
         return [
             (
-                "SELECT set_config('rowsync.claim', %s, true), "
+                'WITH d AS (DELETE FROM "rowsync_capture_session" WHERE "id" = '
+                "NULLIF(current_setting('rowsync.session', true), '')::bigint "
+                'RETURNING "id") '
+                "SELECT set_config('rowsync.session', "
+                "COALESCE(current_setting('rowsync.outer_' || d.\"id\", true), ''), true), "
+                "set_config('rowsync.claim', %s, true), "
                 "set_config('rowsync.lease', %s, true), "
-                "set_config('rowsync.context', %s, true)",
+                "set_config('rowsync.context', %s, true) "
+                "FROM (SELECT 1) one LEFT JOIN d ON true",
                 [claim, "" if lease is None else str(lease), context or ""],
             )
         ]

@@ -169,11 +169,35 @@ def capture_session(
         yield session
     finally:
         stack.pop()
-        if connections[using].needs_rollback:
-            # The transaction is doomed; the settings / session row go with it.
-            pass
-        else:
-            _execute(using, backend.capture_session_end_sql(session.previous))
+        end = backend.capture_session_end_sql(session.previous)
+        if not connections[using].needs_rollback:
+            _execute(using, end)
+        elif not backend.capture_session_transactional:
+            # The transaction is doomed, but what the session set outlives it (MariaDB's
+            # user variables): a later raw delete on this connection would be stamped
+            # with a dead claim and this delete's actor.
+            _reset_outside_transaction(using, end)
+        # Otherwise the rollback takes the settings / session row with it.
+
+
+def _reset_outside_transaction(using: str, statements: list[tuple[str, list[Any]]]) -> None:
+    """Run session-reset ``statements`` on a connection whose transaction must roll back.
+
+    Django refuses queries until the ``atomic`` block ends; statements that are no part
+    of the transaction (``SET @var``) go straight to the DB-API connection. If even that
+    fails, the connection is closed: its session state dies with it.
+    """
+    connection = connections[using]
+    raw = connection.connection
+    if raw is None:
+        return
+    try:
+        with raw.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+    except Exception:
+        logger.warning("rowsync: cannot reset the capture session; closing the connection")
+        connection.close()
 
 
 def _q(using: str, sql: str) -> str:

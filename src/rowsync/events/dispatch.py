@@ -31,7 +31,7 @@ from rowsync import conf
 from rowsync.events import context as context_module
 from rowsync.events import receivers
 from rowsync.events import signals as rowsync_signals
-from rowsync.events.capture import model_option
+from rowsync.events.capture import is_captured, model_option
 from rowsync.exceptions import RowsyncError
 
 __all__ = [
@@ -47,6 +47,8 @@ __all__ = [
 
 DELETE = "D"
 UPDATE = "U"
+#: The ops capture triggers write; events with any other op are dead letters.
+OPS = frozenset({DELETE, UPDATE})
 
 
 class EventDecodeError(RowsyncError):
@@ -158,22 +160,37 @@ _MODELS: dict[str, type[models.Model]] = {}
 
 
 def resolve_model(event: EventLike) -> type[models.Model]:
-    """Return the model an event belongs to.
+    """Return the captured model an event belongs to.
+
+    The label is only looked up in Django's app registry (nothing is imported), and only
+    a model rowsync captures qualifies: anyone who can write the event table could
+    otherwise have ``post_delete`` sent for any installed model (``docs/security.md``).
 
     Raises:
-        EventDecodeError: no installed model has the event's label.
+        EventDecodeError: no installed model has the event's label, the model is not
+            captured, or the event's ``op`` is not one rowsync writes.
     """
+    if event.op not in OPS:
+        raise EventDecodeError(
+            f"event {event.id}: unknown op {event.op!r} (expected one of {sorted(OPS)})"
+        )
     model = _MODELS.get(event.model_label)
     if model is not None:
         return model
     try:
-        model = _MODELS[event.model_label] = apps.get_model(event.model_label)
-        return model
+        model = apps.get_model(event.model_label)
     except (LookupError, ValueError):
         raise EventDecodeError(
             f"event {event.id}: model {event.model_label!r} is not installed "
             f"(table {event.table_name!r})"
         ) from None
+    if not is_captured(model):
+        raise EventDecodeError(
+            f"event {event.id}: model {event.model_label!r} is not captured "
+            f"(table {event.table_name!r}); rowsync never records its rows"
+        )
+    _MODELS[event.model_label] = model
+    return model
 
 
 class _Plan(NamedTuple):

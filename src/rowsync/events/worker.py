@@ -56,6 +56,9 @@ Deliver = Callable[[ClaimedEvent | DeletedRow, str], None]
 #: How many batches' worth of inbox rows a worker moves into the queue at once.
 MOVE_BATCHES = 10
 
+#: Seconds between two attempts to open a broken notification channel again.
+LISTEN_RETRY = 1.0
+
 
 class WorkerStopped(RowsyncError):
     """A second SIGTERM/SIGINT asked the worker to stop at once (the batch rolls back)."""
@@ -86,6 +89,8 @@ class WorkerStats:
     failed: int = 0
     dead: int = 0
     batches: int = 0
+    #: Idle waits a notification ended.
+    notified: int = 0
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -144,6 +149,8 @@ class Worker:
         self.deliver = deliver or _default_deliver()
         self.stats = WorkerStats()
         self._stopping = False
+        #: When to try opening a broken notification channel again (None: not broken).
+        self._listen_retry_at: float | None = None
         self._last_report = time.monotonic()
         self._last_reported_count = 0
 
@@ -174,7 +181,12 @@ class Worker:
         """
         boxes = inbox.present(self.using, inbox.specs(self.using))
         if boxes:
+            begin = get_backend(connections[self.using]).worker_refill_sql()
             with transaction.atomic(using=self.using):
+                if begin:
+                    with connections[self.using].cursor() as cursor:
+                        for sql in begin:
+                            cursor.execute(sql)
                 inbox.move_free(self.using, self.batch_size * MOVE_BATCHES, boxes)
 
     def _run_batch(self) -> int:
@@ -344,25 +356,46 @@ class Worker:
             return None
 
     def _idle(self, listener: WorkerListener | None) -> WorkerListener | None:
-        """Wait for a notification or the poll interval, in short slices (to see signals)."""
+        """Wait for a notification or the poll interval, in short slices (to see signals).
+
+        A channel that broke (the database restarted) is opened again, at most every
+        :data:`LISTEN_RETRY` seconds; once it is back the wait ends, since notifications
+        sent meanwhile are lost.
+        """
         deadline = time.monotonic() + self.poll_interval
         while not self._stopping:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             if listener is None:
+                listener = self._listen_again()
+                if listener is not None:
+                    break
                 time.sleep(min(left, 0.25))
                 continue
             try:
                 if listener.wait(min(left, 0.5)):
+                    self.stats.notified += 1
                     break
             except Exception as exc:
-                logger.warning("notification channel lost, polling only: %s", exc)
+                logger.warning("notification channel lost, polling until it is back: %s", exc)
                 try:
                     listener.close()
                 except Exception:  # already broken
                     logger.debug("closing the broken listener failed", exc_info=True)
                 listener = None
+                self._listen_retry_at = time.monotonic()
+        return listener
+
+    def _listen_again(self) -> WorkerListener | None:
+        """Open the notification channel again when it broke (None: not yet, or no LISTEN)."""
+        if self._listen_retry_at is None or time.monotonic() < self._listen_retry_at:
+            return None
+        self._listen_retry_at = time.monotonic() + LISTEN_RETRY
+        listener = self._open_listener()
+        if listener is not None:
+            self._listen_retry_at = None
+            logger.info("notification channel is back")
         return listener
 
     def _sleep(self, seconds: float) -> None:

@@ -30,7 +30,7 @@ from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
 from rowsync import conf
 from rowsync.backends import get_backend, is_supported
-from rowsync.backends.base import SET_TARGET_MARKER
+from rowsync.backends.base import PROTECT_MARKER, SET_TARGET_MARKER
 from rowsync.ondelete import actions as a
 from rowsync.ondelete.errors import SetTargetMissing
 from rowsync.ondelete.plan import Plan, get_plan, model_plan
@@ -249,6 +249,17 @@ def _fk_constraint(connection: Any, table: str, column: str) -> str | None:
     return _FK_NAMES[key]
 
 
+def _is_refusal(error: DatabaseError) -> bool:
+    """Return whether ``error`` is the database refusing a delete that :meth:`explain` names.
+
+    Foreign-key refusals are integrity errors on every engine, and so are rowsync's own
+    triggers' refusals (SQLSTATE 23000 on MariaDB, ``foreign_key_violation`` on
+    PostgreSQL, ``RAISE(ABORT)`` on SQLite).
+    """
+    text = str(error)
+    return isinstance(error, IntegrityError) or PROTECT_MARKER in text or SET_TARGET_MARKER in text
+
+
 def explain_collector(using: str, origin: Any) -> Collector:
     """Return a Collector in which every database-level value acts like its Python twin."""
     if hasattr(deletion, "SKIP_COLLECTION"):
@@ -278,6 +289,11 @@ def _wrap(original: Callable[[Collector], tuple[int, dict[str, int]]]) -> Any:
             raise
         except DatabaseError as error:
             work.restore_pks()
+            if not _is_refusal(error) or connections[self.using].needs_rollback:
+                # Not the database refusing the delete (a deadlock, a lost connection,
+                # a timeout): the caller's own handling must see it unchanged, and the
+                # transaction may be unusable (InnoDB rolls a deadlocked one back whole).
+                raise
             fallback = work.explain(error)
             if fallback is None:
                 raise
