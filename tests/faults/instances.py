@@ -5,8 +5,9 @@ shared servers of the test legs: each engine gets a throw-away instance in a tem
 directory, listening on 127.0.0.1 and a free port of its own.
 
 PostgreSQL refuses to run as root: when this process is root, the server runs as the
-``postgres`` user (or ``nobody``) through ``runuser``, in a directory that user owns.
-MariaDB runs with ``--user`` set to the current user.
+``postgres`` user (or ``nobody``), in a directory that user owns. MariaDB runs with
+``--user`` set to the current user. A server gets SIGKILL when the test process dies, so
+an interrupted run leaves none behind.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.events.worker_support import _die_with_parent
 
 
 class InstanceError(RuntimeError):
@@ -82,6 +85,10 @@ class Instance:
     def _command(self) -> list[str]:
         raise NotImplementedError
 
+    def _user(self) -> dict[str, object]:
+        """Return the ``subprocess`` arguments that run a program as the server's user."""
+        return {}
+
     def _ready(self) -> bool:
         return _accepts(self.port)
 
@@ -97,6 +104,8 @@ class Instance:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
+                **self._user(),  # type: ignore[arg-type]
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -170,10 +179,11 @@ class PostgresInstance(Instance):
                 raise InstanceError("running as root and no postgres/nobody user to run as")
         self.data = self.root / "data"
 
-    def _as_user(self, cmd: list[str]) -> list[str]:
-        if self.user is None:
-            return cmd
-        return ["runuser", "-u", self.user, "--", *cmd]
+    def _user(self) -> dict[str, object]:
+        ids = self.owner_ids()
+        if ids is None:
+            return {}
+        return {"user": ids[0], "group": ids[1], "extra_groups": []}
 
     def _init(self) -> None:
         if self.user is not None:
@@ -183,47 +193,37 @@ class PostgresInstance(Instance):
             self.log.touch()
             os.chown(self.log, entry.pw_uid, entry.pw_gid)
         _run(
-            self._as_user(
-                [
-                    str(self.bin / "initdb"),
-                    "-D",
-                    str(self.data),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "--no-sync",
-                    "-E",
-                    "UTF8",
-                ]
-            ),
+            [
+                str(self.bin / "initdb"),
+                *("-D", str(self.data), "-U", "postgres", "-E", "UTF8"),
+                *("--auth=trust", "--no-sync"),
+            ],
             cwd=self.root,
+            **self._user(),
         )
 
     def _command(self) -> list[str]:
-        return self._as_user(
-            [
-                str(self.bin / "postgres"),
-                "-D",
-                str(self.data),
-                "-p",
-                str(self.port),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                f"unix_socket_directories={self.root}",
-                # The test database's durability is not under test; speed is.
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "shared_buffers=32MB",
-                "-c",
-                "max_connections=40",
-            ]
-        )
+        return [
+            str(self.bin / "postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.root}",
+            # Killing the server is under test, not the machine's power: the OS keeps
+            # what was written. Commits stay synchronous (no committed event lost).
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "shared_buffers=32MB",
+            "-c",
+            "max_connections=40",
+        ]
 
     def _ready(self) -> bool:
         if not _accepts(self.port):
@@ -243,8 +243,47 @@ class PostgresInstance(Instance):
         return entry.pw_uid, entry.pw_gid
 
 
+def mount_tmpfs(folder: Path, size: str, owner: tuple[int, int] | None = None) -> bool:
+    """Mount a tmpfs of ``size`` at ``folder`` (root only); return whether it worked."""
+    if os.geteuid() != 0:
+        return False
+    folder.mkdir(exist_ok=True)
+    uid, gid = owner or (os.getuid(), os.getgid())
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700,uid={uid},gid={gid}"]
+        + ["rowsync-faults", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    return mount.returncode == 0
+
+
+def unmount(folder: Path) -> None:
+    subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+def fill_filesystem(folder: Path, leave: int) -> Path:
+    """Fill the filesystem of ``folder`` up to ``leave`` free bytes; return the filler file."""
+    filler = folder / "filler"
+    stat = os.statvfs(folder)
+    size = stat.f_bavail * stat.f_frsize - leave
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, max(size, 1))
+    finally:
+        os.close(fd)
+    return filler
+
+
 class MariaDBInstance(Instance):
+    """A MariaDB server; as root its data directory is a tmpfs of its own (``small_fs``),
+    so a test can fill it up."""
+
     engine = "mariadb"
+    #: Size of the data directory's own filesystem (root only).
+    FS_SIZE = "512m"
 
     def __init__(self, datadir: Path | None = None) -> None:
         binary = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
@@ -254,8 +293,17 @@ class MariaDBInstance(Instance):
         self.binary = binary
         self.installer = installer
         super().__init__()
-        self.data = datadir or self.root / "data"
+        self.small_fs: Path | None = None
+        if datadir is None and mount_tmpfs(self.root / "disk", self.FS_SIZE):
+            self.small_fs = self.root / "disk"
+        self.data = datadir or (self.small_fs or self.root) / "data"
         self.user = pwd.getpwuid(os.geteuid()).pw_name
+
+    def destroy(self) -> None:
+        self.kill()
+        if self.small_fs is not None:
+            unmount(self.small_fs)
+        super().destroy()
 
     def _options(self) -> list[str]:
         return [
