@@ -132,7 +132,7 @@ class FaultDB:
         self.reconnect()
 
     # -- data -------------------------------------------------------------------------
-    def make_blog(self, articles: int) -> tuple[int, list[int]]:
+    def make_blog(self, articles: int, desc: str = "") -> tuple[int, list[int]]:
         """Create a blog with ``articles`` articles; return its pk and theirs."""
         from blog.models import Article, Blog, UserInfo
 
@@ -141,7 +141,10 @@ class FaultDB:
         blog = Blog.objects.using(ALIAS).create(title="t", site=tag, theme="x", user=user)
         day = datetime.date(2026, 1, 1)
         Article.objects.using(ALIAS).bulk_create(
-            (Article(title=f"a{i}", desc="", blog=blog, create_time=day) for i in range(articles)),
+            (
+                Article(title=f"a{i}", desc=desc, blog=blog, create_time=day)
+                for i in range(articles)
+            ),
             batch_size=2000,
         )
         pks = Article.objects.using(ALIAS).filter(blog=blog).values_list("pk", flat=True)

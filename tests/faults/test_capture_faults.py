@@ -102,9 +102,10 @@ def test_statement_timeout_during_capture(fault_db):
 
 @pytest.mark.fault_engine("postgresql")
 def test_temp_file_limit_during_capture(fault_db):
-    # The trigger's transition table (the deleted rows) spills to a temporary file past
-    # work_mem; temp_file_limit makes that file "full".
-    blog, pks = fault_db.make_blog(5000)
+    # The trigger's transition table (the deleted rows, about 1.7 MB here) spills to a
+    # temporary file past work_mem (1 MB); temp_file_limit makes that file "full". The
+    # queries rowsync runs before the DELETE stay in memory.
+    blog, pks = fault_db.make_blog(5000, desc="d" * 255)
     name = "temp_file_limit reached during capture (transition table)"
     failed_delete(
         fault_db,
@@ -112,10 +113,12 @@ def test_temp_file_limit_during_capture(fault_db):
         pks,
         name,
         "temp_file_limit",
-        ROWSYNC_FAULT_SESSION_SQL=(
-            "SET LOCAL work_mem = '64kB'; SET LOCAL temp_file_limit = '64kB'"
-        ),
+        ROWSYNC_FAULT_SESSION_SQL="SET LOCAL work_mem = '1MB'; SET LOCAL temp_file_limit = '64kB'",
     )
+    # The server says where: in the cascade's DELETE of the articles, whose deleted rows
+    # the capture trigger's transition table collects.
+    log = "\n".join(fault_db.server.tail(200).split("temp_file_limit", 1)[-1].splitlines()[:3])
+    assert 'CONTEXT:  SQL statement "DELETE FROM ONLY "public"."blog_article"' in log, log
     retried_delete(fault_db, blog, pks, name)
 
 
@@ -139,15 +142,20 @@ def test_full_disk_during_capture(fault_db):
     name = "disk full during capture (inbox on a 256 kB tmpfs)"
     server = fault_db.server  # the mount point must be reachable by the server's user
     with tiny_filesystem(server.root / "disk", "256k", server.owner_ids()) as disk:
-        with connections[ALIAS].cursor() as cursor:
-            cursor.execute(f"CREATE TABLESPACE rowsync_fault_small LOCATION '{disk}'")
-            cursor.execute(f"ALTER TABLE {table} SET TABLESPACE rowsync_fault_small")
         try:
+            with connections[ALIAS].cursor() as cursor:
+                # Empty, but its file keeps the pages of earlier tests: start afresh.
+                cursor.execute(f"TRUNCATE {table}")
+                cursor.execute(f"CREATE TABLESPACE rowsync_fault_small LOCATION '{disk}'")
+                cursor.execute(f"ALTER TABLE {table} SET TABLESPACE rowsync_fault_small")
             failed_delete(fault_db, blog, pks, name, "No space left on device")
         finally:
             with connections[ALIAS].cursor() as cursor:
                 cursor.execute(f"ALTER TABLE {table} SET TABLESPACE pg_default")
-                cursor.execute("DROP TABLESPACE rowsync_fault_small")
+                cursor.execute("DROP TABLESPACE IF EXISTS rowsync_fault_small")
+                # Crash recovery after a later kill must not replay the tablespace's
+                # creation: its directory is about to go.
+                cursor.execute("CHECKPOINT")
     retried_delete(fault_db, blog, pks, name)
 
 

@@ -12,6 +12,7 @@ least once (docs/events.md, docs/worker.md): they are counted, not refused.
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 from django.db import connections
@@ -28,15 +29,18 @@ def raw_delete(blog_pk):
 
 
 def deliver_rest(fault, expected, worker=None, timeout=120):
-    """Let ``worker`` (or a new one) run until every expected row has its receipt and
-    nothing waits; then stop it with SIGTERM, which it must obey cleanly."""
-    worker = worker or fault.worker("--batch-size", "200", "--poll-interval", "0.2")
+    """Let ``worker`` run until every expected row has its receipt and nothing waits, then
+    stop it with SIGTERM, which it must obey cleanly. Without ``worker``, run workers with
+    ``--drain`` until then (events leased to a dead process become due meanwhile)."""
+
+    def finished():
+        return fault.pending() == 0 and set(fault.receipts()) >= set(map(str, expected))
+
+    if worker is None:
+        assert wait_for(lambda: fault.drain() and finished(), timeout, interval=0.2)
+        return
     try:
-        done = wait_for(
-            lambda: fault.pending() == 0 and set(fault.receipts()) >= set(map(str, expected)),
-            timeout,
-            interval=0.2,
-        )
+        done = wait_for(finished, timeout, interval=0.2)
     finally:
         worker.send_signal(signal.SIGTERM)
         out, err = worker.communicate(timeout=60)
@@ -168,3 +172,30 @@ def test_hung_receiver_in_a_worker_holds_its_batch_until_killed(fault_db):
         notes="no lease: the hung batch waits until its worker dies",
     )
     assert_clean(tally, outside_limit=50)
+
+
+def test_on_commit_receiver_slower_than_its_lease(fault_db):
+    # A receiver in on-commit delivery takes longer than ROWSYNC_DELIVERY_LEASE: the lease
+    # runs out while the process still delivers. A worker that runs then must not deliver
+    # the events a second time.
+    lease = 2
+    blog, pks = fault_db.make_blog(1000)
+    actor = fault_db.actor(
+        blog,
+        ROWSYNC_FAULT_DELIVERY="on_commit",
+        ROWSYNC_FAULT_LEASE=str(lease),
+        ROWSYNC_FAULT_PAUSE_AT="300",
+    )
+    fault_db.wait_paused(actor)
+    time.sleep(lease + 1)  # the lease has run out; the receiver still waits
+    fault_db.drain()
+    fault_db.resume()
+    out, err = actor.communicate(timeout=120)
+    assert actor.returncode == 0 and "done" in out, f"{out}\n{err[-3000:]}"
+    deliver_rest(fault_db, pks)
+    tally = fault_db.tally(
+        "on-commit receiver slower than the lease; a worker runs meanwhile",
+        pks,
+        notes="the worker skips rows the delivering process holds",
+    )
+    assert_clean(tally, outside_limit=0)
