@@ -466,12 +466,45 @@ def _signalled_keys(collector: Collector) -> set[tuple[str, str]]:
     return keys
 
 
+def _hold(session: Session, boxes: list[CaptureSpec]) -> None:
+    """Lock the session's events and inbox rows before any on-commit receiver runs.
+
+    Their lease (``ROWSYNC_DELIVERY_LEASE``) may run out while the receivers run; a worker
+    then finds them due, but it claims and moves with ``SKIP LOCKED`` (or waits, with
+    leases), so they stay this delivery's and are delivered once. Rows a worker took
+    before the lock are gone: the worker delivered them, once. SQLite has no row locks:
+    there the stamp that claims the inbox rows takes the database's write lock.
+    """
+    connection = connections[session.using]
+    if not connection.features.has_select_for_update:
+        return
+    lock = connection.ops.for_update_sql()
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for box in boxes:
+            where, params = box_ops.session_rows(session, box)
+            cursor.execute(f"SELECT 1 FROM {qn(box.inbox)} WHERE {where} {lock}", params)
+            cursor.fetchall()
+        if session.ceiling is None:
+            session.ceiling = _ceiling(session.using)
+        cursor.execute(
+            _q(
+                session.using,
+                'SELECT "id" FROM "rowsync_deleted_row" '
+                f'WHERE "id" > %s AND "id" <= %s AND "claimed_by" = %s {lock}',
+            ),
+            [session.floor, session.ceiling, session.tag],
+        )
+        cursor.fetchall()
+
+
 def _drain_on_commit(using: str, session: Session, origin: Any) -> None:
     """Deliver an on-commit session's events after the commit, one transaction per batch."""
     try:
         with transaction.atomic(using=using):
+            boxes = box_ops.touched(session) if session.box_waiting else []
+            _hold(session, boxes)
             if session.box_waiting:
-                boxes = box_ops.touched(session)
                 if session.box_tag != session.claim:
                     # Triggers that write no claim: claim the rows first. The UPDATE takes
                     # SQLite's write lock before any receiver runs; rows a worker moved
