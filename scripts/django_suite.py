@@ -35,6 +35,7 @@ import concurrent.futures
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -81,10 +82,12 @@ MODULES = (
     "m2m_regress",
     "select_for_update",
     "fixtures",
-    "serializers).split(",
+    "serializers",
 )
 ENGINES = ("sqlite", "postgresql")
 CONFIGS = ("installed", "identity", "ondelete", "all")
+# The legs scripts/run_tests.py (make test, CI) runs for each Django version: {database: configs}.
+CI_PLAN: dict[str, tuple[str, ...]] = {"sqlite": CONFIGS, "postgresql": CONFIGS}
 CANNOT_START = "CANNOT-START"
 TODO = "TODO reason"
 FAILING = ("fail", "error", "upass")
@@ -112,6 +115,8 @@ class Leg:
     fixed: list[str] = field(default_factory=list)  # listed, no longer failing
     message: str = ""
     seconds: float = 0.0
+    cpu: float = 0.0  # CPU seconds of runtests.py and its workers (exact when legs run one by one)
+    results_dir: Path = RESULTS  # logs and outcome files
 
     @property
     def name(self) -> str:
@@ -127,11 +132,11 @@ class Leg:
 
     @property
     def log(self) -> Path:
-        return RESULTS / f"{self.name}.log"
+        return self.results_dir / f"{self.name}.log"
 
     @property
     def outcome_file(self) -> Path:
-        return RESULTS / f"{self.name}.json"
+        return self.results_dir / f"{self.name}.json"
 
     @property
     def unexpected(self) -> int:
@@ -315,6 +320,8 @@ def compare(leg: Leg, results: dict[str, object], *, complete: bool) -> None:
             all is stale (and fails the leg) rather than merely not selected.
     """
     listed = read_expected(leg.expected_file)
+    leg.ran = leg.passed = leg.failures = leg.errors = leg.skipped = leg.expected = 0
+    leg.new, leg.fixed = [], []
     if results.get("state") != "ran":
         reason = str(results.get("reason", "")).strip()
         leg.message = reason
@@ -359,7 +366,6 @@ def leg_env(leg: Leg, silence: Sequence[str], delivery: str) -> dict[str, str]:
         ROWSYNC_DJSUITE_SILENCE=",".join(silence),
         ROWSYNC_DJSUITE_RESULTS=str(leg.outcome_file),
         ROWSYNC_DJSUITE_DB_NAME=database_name(leg),
-        PYTHONDONTWRITEBYTECODE="1",
     )
 
 
@@ -370,7 +376,8 @@ def database_name(leg: Leg) -> str:
     whole name stays within PostgreSQL's 63 characters.
     """
     series = leg.series.replace(".", "")
-    return f"rsdj_{RUN_ID[:16]}_{os.getpid()}_{series}_{leg.config}"
+    run_id = re.sub(r"\W", "_", leg.results_dir.name.lower())[:16]
+    return f"rsdj_{run_id}_{os.getpid()}_{series}_{leg.config}"
 
 
 def run_leg(
@@ -385,7 +392,7 @@ def run_leg(
 ) -> Leg:
     """Run (or with ``reuse``, re-read) one leg and compare it with its expected list."""
     start = time.monotonic()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    leg.results_dir.mkdir(parents=True, exist_ok=True)
     try:
         leg.python, leg.django = venv_versions(leg.venv)
         if not reuse:
@@ -424,6 +431,7 @@ def _run_runtests(
         *(f"-k={p}" for p in patterns),
         *modules,
     ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with leg.log.open("w") as log:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
@@ -436,6 +444,8 @@ def _run_runtests(
             timeout=LEG_TIMEOUT,
             check=False,
         )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    leg.cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if not leg.outcome_file.exists():
         tail = leg.log.read_text().strip().splitlines()[-15:]
         raise RuntimeError(
@@ -451,7 +461,7 @@ def print_table(legs: Iterable[Leg]) -> None:
     header = (
         f"{'django':<7} {'python':<7} {'database':<10} {'config':<9} {'status':<23} "
         f"{'ran':>5} {'fail':>5} {'error':>5} {'skip':>5} {'listed':>6} {'new':>4} "
-        f"{'fixed':>5} {'secs':>5}"
+        f"{'fixed':>5} {'secs':>5} {'cpu':>5}"
     )
     print(header)
     print("-" * len(header))
@@ -459,7 +469,8 @@ def print_table(legs: Iterable[Leg]) -> None:
         print(
             f"{leg.django:<7} {leg.python:<7} {leg.db:<10} {leg.config:<9} {leg.status:<23} "
             f"{leg.ran:>5} {leg.failures:>5} {leg.errors:>5} {leg.skipped:>5} "
-            f"{leg.expected:>6} {len(leg.new):>4} {len(leg.fixed):>5} {leg.seconds:>5.0f}"
+            f"{leg.expected:>6} {len(leg.new):>4} {len(leg.fixed):>5} {leg.seconds:>5.0f} "
+            f"{leg.cpu:>5.0f}"
         )
 
 
