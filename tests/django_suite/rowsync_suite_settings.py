@@ -44,10 +44,10 @@ def install_rowsync() -> None:
 
 install_rowsync()
 
-SECRET_KEY = "django_tests_secret_key"
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-USE_TZ = False
+# Django's own example settings of this version (runtests.py's directory is on sys.path):
+# SECRET_KEY, PASSWORD_HASHERS, USE_TZ, and DEFAULT_AUTO_FIELD where the version sets it.
+from test_sqlite import *  # type: ignore[import-not-found]  # noqa: E402, F403
+
 TEST_RUNNER = "rowsync_suite_runner.RecordingRunner"
 
 SILENCED_SYSTEM_CHECKS = [

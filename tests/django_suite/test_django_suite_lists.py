@@ -125,3 +125,13 @@ def test_unpack_takes_only_the_tests_directory(ds, tmp_path):
         "runtests.py",
     ]
     assert not (target.parent / "django").exists()
+
+
+def test_unjudged_tests_are_neither_listed_nor_judged(ds, leg, tmp_path, monkeypatch):
+    unjudged = tmp_path / "unjudged.txt"
+    unjudged.write_text("# comment\nm.slow # wall-clock limit\n")
+    monkeypatch.setattr(ds, "UNJUDGED", unjudged)
+    results = ran(m__slow="fail", m__a="pass")
+    ds.compare(leg, results, complete=True)
+    assert (leg.status, leg.new, leg.ran) == ("ok", [], 1)
+    assert ds.updated_list(leg, results) == {}
