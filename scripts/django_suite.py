@@ -237,10 +237,13 @@ def database_problem(venv: Path, db: str) -> str | None:
         "    import psycopg as driver\n"
         "except ImportError:\n"
         "    import psycopg2 as driver\n"
-        "driver.connect(host=os.environ.get('ROWSYNC_PG_HOST', '127.0.0.1'),\n"
-        "    port=int(os.environ.get('ROWSYNC_PG_PORT', '5432')),\n"
-        "    user=os.environ.get('ROWSYNC_PG_USER', 'postgres'), dbname='postgres',\n"
-        "    connect_timeout=5).close()\n"
+        "try:\n"
+        "    driver.connect(host=os.environ.get('ROWSYNC_PG_HOST', '127.0.0.1'),\n"
+        "        port=int(os.environ.get('ROWSYNC_PG_PORT', '5432')),\n"
+        "        user=os.environ.get('ROWSYNC_PG_USER', 'postgres'), dbname='postgres',\n"
+        "        connect_timeout=5).close()\n"
+        "except Exception as exc:\n"
+        "    sys.exit(type(exc).__name__ + ': ' + ' '.join(str(exc).split()))\n"
     )
     proc = subprocess.run(
         [str(venv_python(venv)), "-c", code], capture_output=True, text=True, check=False
