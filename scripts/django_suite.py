@@ -227,31 +227,63 @@ def unpack_tests(sdist: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def database_problem(venv: Path, db: str) -> str | None:
-    """Return why ``db``'s server cannot be reached, or None (SQLite: always None)."""
-    if db == "sqlite":
-        return None
-    code = (
-        "import os, sys\n"
-        "try:\n"
-        "    import psycopg as driver\n"
-        "except ImportError:\n"
-        "    import psycopg2 as driver\n"
-        "try:\n"
-        "    driver.connect(host=os.environ.get('ROWSYNC_PG_HOST', '127.0.0.1'),\n"
-        "        port=int(os.environ.get('ROWSYNC_PG_PORT', '5432')),\n"
-        "        user=os.environ.get('ROWSYNC_PG_USER', 'postgres'), dbname='postgres',\n"
-        "        connect_timeout=5).close()\n"
-        "except Exception as exc:\n"
-        "    sys.exit(type(exc).__name__ + ': ' + ' '.join(str(exc).split()))\n"
-    )
+_POSTGRESQL = (
+    "import os, sys\n"
+    "try:\n"
+    "    import psycopg as driver\n"
+    "except ImportError:\n"
+    "    import psycopg2 as driver\n"
+    "try:\n"
+    "    db = driver.connect(host=os.environ.get('ROWSYNC_PG_HOST', '127.0.0.1'),\n"
+    "        port=int(os.environ.get('ROWSYNC_PG_PORT', '5432')),\n"
+    "        user=os.environ.get('ROWSYNC_PG_USER', 'postgres'), dbname='postgres',\n"
+    "        connect_timeout=5)\n"
+    "    db.autocommit = True\n"
+    "    cursor = db.cursor()\n"
+    "    %s\n"
+    "    db.close()\n"
+    "except Exception as exc:\n"
+    "    sys.exit(type(exc).__name__ + ': ' + ' '.join(str(exc).split()))\n"
+)
+
+
+def _postgresql(venv: Path, statement: str, *args: str) -> str | None:
+    """Run one Python ``statement`` with a PostgreSQL ``cursor``; return the error or None."""
     proc = subprocess.run(
-        [str(venv_python(venv)), "-c", code], capture_output=True, text=True, check=False
+        [str(venv_python(venv)), "-c", _POSTGRESQL % statement, *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode == 0:
         return None
     lines = proc.stderr.strip().splitlines()
     return lines[-1] if lines else f"exit status {proc.returncode}"
+
+
+def database_problem(venv: Path, db: str) -> str | None:
+    """Return why ``db``'s server cannot be reached, or None (SQLite: always None)."""
+    return None if db == "sqlite" else _postgresql(venv, "cursor.execute('SELECT 1')")
+
+
+def drop_leftovers(leg: Leg) -> None:
+    """Drop the leg's test databases that Django left behind.
+
+    When creating the test databases fails (a trigger refused while installing rowsync's
+    objects), Django exits without destroying them, and their names are unique to the run.
+    """
+    if leg.db != "postgresql":
+        return
+    escaped = database_name(leg).replace("_", "\\_")
+    pattern = f"test\\_{escaped}\\_%"  # LIKE: test_<name>_default, _other, _other_2...
+    _postgresql(
+        leg.venv,
+        "cursor.execute('SELECT datname FROM pg_database WHERE datname LIKE %s', "
+        "[sys.argv[1]])\n"
+        "    for (name,) in cursor.fetchall():\n"
+        "        cursor.execute('DROP DATABASE IF EXISTS \"%s\"' % name)",
+        pattern,
+    )
 
 
 # --- expected lists ---
@@ -454,6 +486,7 @@ def _run_runtests(
             check=False,
         )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    drop_leftovers(leg)
     leg.cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if not leg.outcome_file.exists():
         tail = leg.log.read_text().strip().splitlines()[-15:]
