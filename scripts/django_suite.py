@@ -368,6 +368,7 @@ def compare(leg: Leg, results: dict[str, object], *, complete: bool) -> None:
         leg.message = reason
         if CANNOT_START in listed:
             leg.status = "cannot start (expected)"
+            leg.expected = 1
         else:
             leg.status = "CANNOT START"
             leg.new = [CANNOT_START]
