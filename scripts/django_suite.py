@@ -261,6 +261,11 @@ def _postgresql(venv: Path, statement: str, *args: str) -> str | None:
     return lines[-1] if lines else f"exit status {proc.returncode}"
 
 
+def _importable(venv: Path, module: str) -> bool:
+    code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([str(venv_python(venv)), "-c", code], check=False).returncode == 0
+
+
 def database_problem(venv: Path, db: str) -> str | None:
     """Return why ``db``'s server cannot be reached, or None (SQLite: always None)."""
     return None if db == "sqlite" else _postgresql(venv, "cursor.execute('SELECT 1')")
@@ -363,6 +368,11 @@ def compare(leg: Leg, results: dict[str, object], *, complete: bool) -> None:
     listed = read_expected(leg.expected_file)
     leg.ran = leg.passed = leg.failures = leg.errors = leg.skipped = leg.expected = 0
     leg.new, leg.fixed = [], []
+    if results.get("state") == "crashed":
+        leg.message = str(results.get("reason", "")).strip()
+        leg.status = "CRASHED"
+        leg.new = ["CRASHED"]
+        return
     if results.get("state") != "ran":
         reason = str(results.get("reason", "")).strip()
         leg.message = reason
@@ -464,6 +474,10 @@ def _run_runtests(
     delivery: str,
 ) -> None:
     leg.outcome_file.unlink(missing_ok=True)
+    if parallel != 1 and not _importable(leg.venv, "tblib"):
+        # Django's parallel runner sends a failing test's traceback to the parent with tblib;
+        # without it the first failure ends the run ("cannot pickle 'traceback' object").
+        raise RuntimeError(f"--parallel {parallel} needs tblib in {leg.venv} (pip install tblib)")
     command = [
         str(venv_python(leg.venv)),
         "runtests.py",
@@ -531,7 +545,9 @@ def print_problems(legs: Iterable[Leg], *, limit: int = 40) -> None:
 
 def leg_failed(leg: Leg) -> bool:
     """Whether ``leg`` fails the run: a difference, or (under CI) a leg that could not run."""
-    return leg.status in ("FAILED", "CANNOT START") or (CI and leg.status == "could not run")
+    return leg.status in ("FAILED", "CANNOT START", "CRASHED") or (
+        CI and leg.status == "could not run"
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -622,8 +638,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.update:
         for leg in legs:
-            if leg.status == "could not run":
-                print(f"not updated: {leg.expected_file} ({leg.name} could not run)")
+            if leg.status in ("could not run", "CRASHED"):
+                print(f"not updated: {leg.expected_file} ({leg.name}: {leg.status})")
                 continue
             results = json.loads(leg.outcome_file.read_text())
             write_expected(leg, updated_list(leg, results))

@@ -8,7 +8,8 @@ The outcomes go to the JSON file named by ``ROWSYNC_DJSUITE_RESULTS``::
 When the run cannot start (a system check refuses the configuration, the test databases
 cannot be created, a test module cannot be imported by the runner) the file says
 ``{"state": "cannot start", "reason": "<check output or exception>"}`` and the runner
-re-raises, so ``runtests.py`` still exits non-zero.
+re-raises, so ``runtests.py`` still exits non-zero. A run that breaks after the tests started
+says ``{"state": "crashed", "reason": ...}``.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class RecordingRunner(DiscoverRunner):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._written = False
+        self._started = False
 
     def _write(self, data: dict[str, Any]) -> None:
         path = os.environ.get("ROWSYNC_DJSUITE_RESULTS")
@@ -108,6 +110,7 @@ class RecordingRunner(DiscoverRunner):
         super().run_checks(databases)
 
     def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> Any:
+        self._started = True
         result = super().run_suite(suite, **kwargs)
         self._write(
             {
@@ -123,6 +126,7 @@ class RecordingRunner(DiscoverRunner):
             failures: int = super().run_tests(test_labels, *args, **kwargs)
         except Exception as exc:
             if not self._written:
-                self._write({"state": "cannot start", "reason": f"{type(exc).__name__}: {exc}"})
+                state = "crashed" if self._started else "cannot start"
+                self._write({"state": state, "reason": f"{type(exc).__name__}: {exc}"})
             raise
         return failures

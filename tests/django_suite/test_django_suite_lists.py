@@ -135,3 +135,11 @@ def test_unjudged_tests_are_neither_listed_nor_judged(ds, leg, tmp_path, monkeyp
     ds.compare(leg, results, complete=True)
     assert (leg.status, leg.new, leg.ran) == ("ok", [], 1)
     assert ds.updated_list(leg, results) == {}
+
+
+def test_a_run_that_crashes_after_starting_fails_and_is_not_a_cannot_start(ds, leg):
+    write(leg, "CANNOT-START # refused\n")
+    crashed = {"state": "crashed", "reason": "TypeError: cannot pickle 'traceback' object"}
+    ds.compare(leg, crashed, complete=True)
+    assert (leg.status, leg.new) == ("CRASHED", ["CRASHED"])
+    assert ds.leg_failed(leg)
