@@ -22,4 +22,4 @@ lint:
 	.venvs/py311-dj52/bin/mypy
 
 clean:
-	rm -rf .venvs .test-results example/demo.sqlite3 example/media
+	rm -rf .venvs .test-results .cache example/demo.sqlite3 example/media

@@ -6,8 +6,12 @@ A leg is (Python x Django x database). The legs run in their own virtual environ
 Prints a table of the legs that ran and a closing ``N passed, N failed`` line.
 Under ``CI=true`` a leg that cannot run (no interpreter, no database) is a failure.
 
+The Django-suite legs (``scripts/django_suite.py``: Django's own ORM tests with rowsync
+switched on, against the lists of expected failures in ``tests/django_suite/expected/``) run
+in the same pool, one process each; ``--no-django-suite`` leaves them out.
+
 Usage: scripts/run_tests.py [--db sqlite,postgresql,mariadb] [--legs py311-dj52,...]
-                            [-j N] [--no-lint] [-- PYTEST_ARGS...]
+                            [-j N] [--no-lint] [--no-django-suite] [-- PYTEST_ARGS...]
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+
+import django_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 # Separate concurrent runs on one machine: their own databases and result folders.
@@ -144,6 +150,12 @@ def main() -> int:
     parser.add_argument("--legs", default="", help="comma-separated venv names (default: all)")
     parser.add_argument("-j", type=int, default=2, help="legs run at once")
     parser.add_argument("--no-lint", action="store_true")
+    parser.add_argument(
+        "--django-suite",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run Django's own test suite with rowsync (scripts/django_suite.py; default: on)",
+    )
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
 
@@ -158,13 +170,30 @@ def main() -> int:
     if not args.no_lint:
         lint_ok = lint("py311-dj52" if "py311-dj52" in available else available[0])
 
+    suite_legs = [
+        django_suite.Leg(ROOT / ".venvs" / v, db, config, results_dir=RESULTS)
+        for v in chosen
+        for db, configs in django_suite.CI_PLAN.items()
+        if args.django_suite and db in args.db.split(",")
+        for config in configs
+    ]
+
+    def one(leg: Leg | django_suite.Leg) -> None:
+        if isinstance(leg, Leg):
+            run_leg(leg, args.pytest_args)
+            summary = f"{leg.passed} passed, {leg.failed} failed, {leg.skipped} skipped"
+        else:
+            django_suite.run_leg(leg)
+            summary = f"{leg.passed} passed, {leg.unexpected} unexpected"
+        print(
+            f"leg {leg.name}: {leg.status} ({summary}, {leg.seconds:.0f}s; "
+            f"log {RESULTS}/{leg.name}.log)",
+            flush=True,
+        )
+
+    # One process per job: the Django-suite legs run runtests.py with --parallel=1.
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
-        for leg in pool.map(lambda leg: run_leg(leg, args.pytest_args), legs):
-            print(
-                f"leg {leg.name}: {leg.status} ({leg.passed} passed, {leg.failed} failed, "
-                f"{leg.skipped} skipped, {leg.seconds:.0f}s; log {RESULTS}/{leg.name}.log)",
-                flush=True,
-            )
+        list(pool.map(one, [*legs, *suite_legs]))
 
     print("\nrowsync test legs")
     header = (
@@ -179,17 +208,32 @@ def main() -> int:
             f"{leg.failed:>6} {leg.skipped:>7} {leg.seconds:>5.0f}"
         )
     print(f"lint (ruff, ruff format, mypy --strict): {'ok' if lint_ok else 'FAILED'}")
-    for leg in legs:
-        if leg.status == "could not run":
-            problems.append(f"leg {leg.name} could not run (see {RESULTS}/{leg.name}.log)")
+    if suite_legs:
+        print("\nDjango's own test suite with rowsync (scripts/django_suite.py)")
+        django_suite.print_table(suite_legs)
+        django_suite.print_problems(suite_legs, limit=15)
+    for name, status in [(leg.name, leg.status) for leg in legs] + [
+        (leg.name, leg.status) for leg in suite_legs
+    ]:
+        if status == "could not run":
+            problems.append(f"leg {name} could not run (see {RESULTS}/{name}.log)")
     for p in problems:
         print(("ERROR: " if CI else "warning: ") + p)
 
-    passed = sum(leg.passed for leg in legs)
-    failed = sum(leg.failed for leg in legs) + (0 if lint_ok else 1)
-    skipped = sum(leg.skipped for leg in legs)
+    passed = sum(leg.passed for leg in legs) + sum(leg.passed for leg in suite_legs)
+    failed = (
+        sum(leg.failed for leg in legs)
+        + sum(leg.unexpected for leg in suite_legs)
+        + (0 if lint_ok else 1)
+    )
+    skipped = sum(leg.skipped for leg in legs) + sum(leg.skipped for leg in suite_legs)
     print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
-    bad = failed > 0 or any(leg.status == "FAILED" for leg in legs) or (CI and problems)
+    bad = (
+        failed > 0
+        or any(leg.status == "FAILED" for leg in legs)
+        or any(django_suite.leg_failed(leg) for leg in suite_legs)
+        or (CI and problems)
+    )
     return 1 if bad else 0
 
 
