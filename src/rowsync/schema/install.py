@@ -115,7 +115,23 @@ def ensure_app_objects(
     for model in app.get_models():
         if router.allow_migrate_model(connection.alias, model):
             wanted.extend(expected_objects(model, migrated))
-    return install_objects(connection, wanted)
+    return install_objects(connection, installable(connection, wanted))
+
+
+def installable(
+    connection: BaseDatabaseWrapper, objects: Iterable[CompiledSQL]
+) -> list[CompiledSQL]:
+    """Return the ``objects`` whose table and referenced tables exist on ``connection``.
+
+    A model can lack its table after ``migrate``: an app without migrations migrated
+    without ``--run-syncdb``, a model declared after the tables were made (in a test).
+    Its objects wait for the table; ``migrate`` installs them once it exists. Tables that
+    ``objects`` create themselves (inboxes) count as present.
+    """
+    objects = list(objects)
+    tables = set(connection.introspection.table_names())
+    tables.update(o.name for o in objects if o.kind == "table" and o.table in tables)
+    return [o for o in objects if o.table in tables and tables.issuperset(o.references)]
 
 
 def on_post_migrate(
