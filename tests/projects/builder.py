@@ -3,23 +3,72 @@
 Each project is what ``startproject`` gives a user: a ``proj`` settings package with
 ``BASE_DIR``, an app ``shop`` of the project, Django's contrib apps and rowsync as
 installed packages. Its database is a fresh one of the leg's engine (``ROWSYNC_TEST_DB``).
+
+The installed packages come from a private ``site-packages`` beside the project: Django
+linked file by file, except the migrations packages of its contrib apps, which are
+copies, and a copy of rowsync's source. Whatever a command writes into an installed
+package lands there, never in the shared environment.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import uuid
 from pathlib import Path
 
+import django
 from django.db import connections
 
 from tests.dbconfig import db_config
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ENGINE = os.environ.get("ROWSYNC_TEST_DB", "sqlite")
+DJANGO = Path(django.__file__).resolve().parent
+CONTRIB = ("auth", "contenttypes", "sessions")
+# Paths (relative to site-packages) that are copied; everything else of Django is linked.
+COPIED = tuple(f"django/contrib/{name}/migrations" for name in CONTRIB)
+
+
+def _overlay(source: Path, target: Path, relative: str) -> None:
+    target.mkdir()
+    for entry in source.iterdir():
+        if entry.name == "__pycache__":
+            continue
+        path = f"{relative}/{entry.name}"
+        if path in COPIED:
+            shutil.copytree(entry, target / entry.name)
+        elif any(c.startswith(path + "/") for c in COPIED):
+            _overlay(entry, target / entry.name, path)
+        else:
+            (target / entry.name).symlink_to(entry)
+
+
+def make_site_packages(folder: Path) -> Path:
+    """Create a private ``site-packages`` in ``folder`` (see the module docstring)."""
+    packages = folder / "site-packages"
+    packages.mkdir()
+    _overlay(DJANGO, packages / "django", "django")
+    shutil.copytree(
+        SRC / "rowsync", packages / "rowsync", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return packages
+
+
+def snapshot(*folders: Path) -> dict[str, float]:
+    """Return ``{path: mtime}`` of every file under ``folders`` (links not followed)."""
+    found: dict[str, float] = {}
+    for folder in folders:
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                if "__pycache__" not in path:
+                    found[path] = os.lstat(path).st_mtime
+    return found
+
 
 SHOP_MODELS = """
 from django.db import models
@@ -39,12 +88,16 @@ class Project:
 
     Args:
         root: The directory to create the project in (``BASE_DIR``).
+        packages: The private ``site-packages`` (:func:`make_site_packages`).
         settings: Extra lines appended to ``proj/settings.py``.
         models: The source of ``shop/models.py``.
     """
 
-    def __init__(self, root: Path, settings: str = "", models: str = SHOP_MODELS) -> None:
+    def __init__(
+        self, root: Path, packages: Path, settings: str = "", models: str = SHOP_MODELS
+    ) -> None:
         self.root = root
+        self.packages = packages
         self.alias = f"proj{uuid.uuid4().hex[:8]}"
         self.database = db_config(ENGINE, self.alias)
         if ENGINE == "sqlite":
@@ -79,7 +132,7 @@ class Project:
             SECRET_KEY = "project-under-test"
             USE_TZ = True
             DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-            CONTRIB = ["auth", "contenttypes", "sessions"]
+            CONTRIB = {list(CONTRIB)!r}
             INSTALLED_APPS = [f"django.contrib.{{name}}" for name in CONTRIB] + ["rowsync", "shop"]
             DATABASES = {{"default": {database!r}}}
             """
@@ -100,9 +153,9 @@ class Project:
             cursor.execute(f"DROP DATABASE IF EXISTS {self.database['NAME']}")
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``manage.py *args`` with this leg's Python and rowsync's source first."""
+        """Run ``manage.py *args`` with this leg's Python and the private site-packages."""
         env = dict(os.environ)
-        env["PYTHONPATH"] = str(SRC)
+        env["PYTHONPATH"] = str(self.packages)
         env.pop("DJANGO_SETTINGS_MODULE", None)
         result = subprocess.run(
             [sys.executable, "manage.py", *args],

@@ -23,6 +23,9 @@ Contract:
 * ``migrate`` (``post_migrate``) re-installs objects recorded in the migration state but
   missing from the database (SQLite table rebuilds), and installs the desired objects
   of apps without migrations (test databases built with ``--nomigrations``/syncdb).
+* The objects of an installed package's models (Django's contrib apps, third-party
+  apps) go into the migrations of ``ROWSYNC_MIGRATIONS_APP`` (:mod:`rowsync.schema.placement`):
+  ``makemigrations`` never writes into an installed package (rowsync.E130-E132).
 * :func:`installed_objects`, :func:`install_objects`, :func:`uninstall_objects` and
   :func:`expected_objects` serve drift checks and tests.
 """
@@ -77,6 +80,7 @@ def setup() -> None:
     Called by ``ondelete.setup()`` and ``events.setup()``; a second call changes nothing.
     ``ROWSYNC_AUTODETECTOR = False`` leaves ``makemigrations``/``migrate`` unpatched.
     """
+    from django.core import checks
     from django.core.management.commands import makemigrations, migrate
     from django.db.migrations import state
     from django.db.models import options
@@ -84,6 +88,7 @@ def setup() -> None:
 
     from rowsync import conf
     from rowsync.schema.autodetector import autodetector_class
+    from rowsync.schema.checks import check_migrations_app
     from rowsync.schema.install import on_post_migrate
     from rowsync.schema.rebuild import patch_sqlite_flush, patch_sqlite_rebuild
 
@@ -102,3 +107,4 @@ def setup() -> None:
     patch_sqlite_rebuild()
     patch_sqlite_flush()
     post_migrate.connect(on_post_migrate, dispatch_uid="rowsync.schema.ensure")
+    checks.register(check_migrations_app, checks.Tags.models)
