@@ -12,6 +12,7 @@ package lands there, never in the shared environment.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -175,3 +176,34 @@ class Project:
     def python(self, code: str) -> str:
         """Run ``code`` in ``manage.py shell`` and return what it prints."""
         return self.manage("shell", "-v", "0", "-c", textwrap.dedent(code)).stdout
+
+
+def strip_rowsync(path: Path) -> None:
+    """Edit the migration at ``path`` as docs/uninstall.md says: drop every trace of rowsync.
+
+    Its dependencies on rowsync's migrations, its rowsync operations and its rowsync imports.
+    """
+    tree = ast.parse(path.read_text())
+
+    def from_rowsync(node: ast.AST) -> bool:
+        return ast.unparse(node).startswith(("rowsync.", "'rowsync'", '"rowsync"'))
+
+    tree.body = [
+        node
+        for node in tree.body
+        if not (
+            isinstance(node, ast.Import) and all(a.name.startswith("rowsync") for a in node.names)
+        )
+    ]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.List):
+            name = ast.unparse(node.targets[0])
+            if name == "dependencies":
+                node.value.elts = [e for e in node.value.elts if not from_rowsync(e.elts[0])]  # type: ignore[attr-defined]
+            elif name == "operations":
+                node.value.elts = [
+                    e
+                    for e in node.value.elts
+                    if not (isinstance(e, ast.Call) and from_rowsync(e.func))
+                ]
+    path.write_text(ast.unparse(tree) + "\n")

@@ -17,10 +17,10 @@ __all__ = ["receiver_delivery", "setup"]
 def setup() -> None:
     """Register the capture contributor, the checks, the delete wrapper, flush (idempotent)."""
     from django.core import checks as django_checks
-    from django.db.models.signals import post_migrate
+    from django.db.models.signals import post_migrate, pre_migrate
 
     from rowsync import schema
-    from rowsync.events import checks, delivery, inbox, triggers
+    from rowsync.events import checks, delivery, inbox, triggers, uninstall
 
     schema.setup()
     schema.register_contributor(triggers.OWNER, triggers.capture_objects)
@@ -28,3 +28,6 @@ def setup() -> None:
     delivery.setup()
     inbox.include_in_flush()
     post_migrate.connect(inbox.forget_tables, dispatch_uid="rowsync.events.inbox.forget_tables")
+    pre_migrate.connect(
+        uninstall.refuse_dropping_events, dispatch_uid="rowsync.events.uninstall.refuse"
+    )

@@ -547,9 +547,27 @@ def _deleted_models(collector: Collector) -> set[type[models.Model]]:
     return found
 
 
+# (id of the app registry's model list, the tables of its models)
+_PROJECT_TABLES: list[tuple[int, frozenset[str]]] = []
+
+
+def _project_tables() -> frozenset[str]:
+    """Return the tables of the project's models (the only ones capture triggers are on)."""
+    from django.apps import apps
+
+    models_ = apps.get_models(include_auto_created=True)  # cached by Django
+    if not _PROJECT_TABLES or _PROJECT_TABLES[0][0] != id(models_):
+        _PROJECT_TABLES[:] = [(id(models_), frozenset(m._meta.db_table for m in models_))]
+    return _PROJECT_TABLES[0][1]
+
+
 def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) -> Any:
     using = collector.using
     if not is_supported(connections[using]):
+        return original(collector)
+    if _project_tables().isdisjoint(m._meta.db_table for m in _deleted_models(collector)):
+        # Models of no project table (Django's migration recorder, which deletes its rows
+        # while rowsync's own tables may be gone): no trigger of rowsync can fire.
         return original(collector)
     signalled = _signalled_keys(collector)
     modes = _modes_in_play()

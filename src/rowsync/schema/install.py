@@ -134,12 +134,59 @@ def installable(
     return [o for o in objects if o.table in tables and tables.issuperset(o.references)]
 
 
+def remove_app_objects(
+    connection: BaseDatabaseWrapper, app_label: str, apps: Apps
+) -> list[CompiledSQL]:
+    """Uninstall the objects of ``app_label``'s models that are present on ``connection``."""
+    if not is_supported(connection):
+        return []
+    try:
+        app = apps.get_app_config(app_label)
+    except LookupError:
+        return []
+    migrated = app_has_migrations(app_label)
+    present = installed_objects(connection)
+    found = [
+        obj
+        for model in app.get_models()
+        for obj in expected_objects(model, migrated)
+        if obj.vendor == connection.vendor and (obj.kind == "table" or obj.name in present)
+    ]
+    uninstall_objects(connection, found)
+    return found
+
+
+def _unapplied_rowsync(plan: Any, apps: Apps) -> bool:
+    """Return whether ``migrate`` just unapplied rowsync's own migrations (``rowsync zero``)."""
+    from rowsync.events.uninstall import unapplies_rowsync
+
+    if not unapplies_rowsync(plan):
+        return False
+    try:
+        apps.get_app_config("rowsync").get_model("DeletedRow")
+    except LookupError:
+        return True
+    return False
+
+
 def on_post_migrate(
-    sender: AppConfig, using: str = "default", apps: Apps | None = None, **kwargs: Any
+    sender: AppConfig,
+    using: str = "default",
+    apps: Apps | None = None,
+    plan: Any = None,
+    **kwargs: Any,
 ) -> None:
-    """``post_migrate`` receiver: ensure the sender app's objects exist."""
+    """``post_migrate`` receiver: ensure the sender app's objects exist.
+
+    After ``migrate rowsync zero`` it removes them instead: the apps whose migrations stay
+    applied keep no trigger, constraint or inbox of rowsync (their migration state still
+    lists them, so applying rowsync's migrations again installs them again).
+    """
     if apps is None:
         from django.apps import apps as global_apps
 
         apps = global_apps
+    if _unapplied_rowsync(plan, apps):
+        remove_app_objects(connections[using], sender.label, apps)
+        return
     ensure_app_objects(connections[using], sender.label, apps)
