@@ -1,7 +1,8 @@
 """System checks. Ids are ``rowsync.E0xx`` (errors) and ``rowsync.W0xx`` (warnings).
 
 Ids never change meaning. Ranges: E001-E029 identity map, E030-E059 database
-on_delete, E060-E089 events and capture, E090-E099 general. Subsystems register
+on_delete, E060-E089 events and capture, E090-E099 general, E130-E149 where objects
+are migrated (``rowsync.schema.checks``). Subsystems register
 their own checks from their ``checks`` modules; this module holds the general ones.
 """
 
