@@ -45,7 +45,10 @@ def test_migrate_skips_models_without_a_table(make_project):
 
 
 def test_migrate_survives_relations_left_as_strings(make_project):
-    project = make_project(UNMIGRATED, models=SHOP_WITH_USER)
+    # (Capturing Wishlist would give auth.User objects on MariaDB: rowsync.E130.)
+    project = make_project(
+        UNMIGRATED.replace('ROWSYNC_CAPTURE = ["shop"]', ""), models=SHOP_WITH_USER
+    )
     # sessions alone: the state lacks auth, so Wishlist.owner stays "auth.User".
     result = project.manage("migrate", "sessions", "--fake", check=False)
     assert result.returncode == 0, result.stderr
