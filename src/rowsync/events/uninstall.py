@@ -17,16 +17,9 @@ from django.db import DatabaseError, connections
 
 from rowsync import conf
 from rowsync.backends import is_supported
+from rowsync.schema import unapplies_rowsync
 
-__all__ = ["refuse_dropping_events", "unapplies_rowsync", "undelivered"]
-
-
-def unapplies_rowsync(plan: object) -> bool:
-    """Return whether the migration ``plan`` unapplies rowsync's first migration."""
-    return any(
-        backwards and migration.app_label == "rowsync" and migration.initial
-        for migration, backwards in plan or ()  # type: ignore[attr-defined]
-    )
+__all__ = ["refuse_dropping_events", "undelivered"]
 
 
 def undelivered(using: str) -> dict[str, int]:

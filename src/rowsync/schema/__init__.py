@@ -38,6 +38,7 @@ from rowsync.schema.install import (
     expected_objects,
     install_objects,
     installed_objects,
+    unapplies_rowsync,
     uninstall_objects,
 )
 from rowsync.schema.objects import CompiledSQL, CompiledTrigger, object_name
@@ -69,6 +70,7 @@ __all__ = [
     "object_name",
     "register_contributor",
     "setup",
+    "unapplies_rowsync",
     "uninstall_objects",
     "unregister_contributor",
 ]

@@ -156,10 +156,19 @@ def remove_app_objects(
     return found
 
 
+def unapplies_rowsync(plan: object) -> bool:
+    """Return whether the migration ``plan`` (of ``pre/post_migrate``) unapplies rowsync's first.
+
+    That drops rowsync's own tables: ``migrate rowsync zero``.
+    """
+    return any(
+        backwards and migration.app_label == "rowsync" and migration.initial
+        for migration, backwards in plan or ()  # type: ignore[attr-defined]
+    )
+
+
 def _unapplied_rowsync(plan: Any, apps: Apps) -> bool:
     """Return whether ``migrate`` just unapplied rowsync's own migrations (``rowsync zero``)."""
-    from rowsync.events.uninstall import unapplies_rowsync
-
     if not unapplies_rowsync(plan):
         return False
     try:
