@@ -91,7 +91,7 @@ def migrations_app() -> object:
     rowsync's objects (on_delete constraints and triggers, capture triggers, inboxes) on
     models of installed packages (Django's contrib apps, third-party apps, rowsync itself)
     go into this app's migrations, since ``makemigrations`` must never write into an
-    installed package. None: such objects are refused (rowsync.E130). Checked by E131/E132.
+    installed package. None: such objects are refused (rowsync.E130). Checked by E131-E133.
     """
     return getattr(settings, "ROWSYNC_MIGRATIONS_APP", None)
 

@@ -98,7 +98,12 @@ def test_objects_of_installed_packages_go_into_the_migrations_app(make_project):
 
 
 @pytest.mark.parametrize(
-    ("value", "code"), [("'nosuchapp'", "rowsync.E131"), ("'auth'", "rowsync.E132")]
+    ("value", "code"),
+    [
+        ("'nosuchapp'", "rowsync.E131"),
+        ("'auth'", "rowsync.E132"),
+        ("'shop'\nMIGRATION_MODULES = {'shop': None}", "rowsync.E133"),
+    ],
 )
 def test_migrations_app_must_be_an_app_of_the_project(make_project, value, code):
     project = make_project(f"ROWSYNC_MIGRATIONS_APP = {value}\n")

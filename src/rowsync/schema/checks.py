@@ -47,6 +47,7 @@ def check_migrations_app(
       into the package).
     * rowsync.E131: ``ROWSYNC_MIGRATIONS_APP`` names no installed app.
     * rowsync.E132: ``ROWSYNC_MIGRATIONS_APP`` names an installed package itself.
+    * rowsync.E133: ``ROWSYNC_MIGRATIONS_APP`` names an app whose migrations are disabled.
     """
     target = conf.migrations_app()
     if target is not None:
@@ -71,6 +72,16 @@ def check_migrations_app(
                     hint="Name an app of your project (under BASE_DIR).",
                     obj="ROWSYNC_MIGRATIONS_APP",
                     id="rowsync.E132",
+                )
+            ]
+        if MigrationLoader.migrations_module(target)[0] is None:
+            return [
+                checks.Error(
+                    f"ROWSYNC_MIGRATIONS_APP names {target!r}, whose migrations are disabled "
+                    "(MIGRATION_MODULES maps it to None).",
+                    hint="Name an app of your project that has migrations.",
+                    obj="ROWSYNC_MIGRATIONS_APP",
+                    id="rowsync.E133",
                 )
             ]
         return []
