@@ -3,7 +3,8 @@
 Ids never change meaning. Ranges: E001-E029 identity map, E030-E059 database
 on_delete, E060-E089 events and capture, E090-E099 general, E100-E129/W100-W129
 settings (W110-W114: relations ``ROWSYNC_DB_ON_DELETE`` leaves to Python, from
-:mod:`rowsync.ondelete.checks`). Subsystems register their own checks from their
+:mod:`rowsync.ondelete.checks`), E130-E149 where objects are migrated
+(``rowsync.schema.checks``). Subsystems register their own checks from their
 ``checks`` modules; this module holds the general ones.
 """
 

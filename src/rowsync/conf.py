@@ -138,6 +138,26 @@ def schema_autodetector_enabled() -> bool:
     return bool(getattr(settings, "ROWSYNC_AUTODETECTOR", True))
 
 
+def migrations_app() -> object:
+    """Return ``ROWSYNC_MIGRATIONS_APP``: the project app holding other packages' objects (None).
+
+    rowsync's objects (on_delete constraints and triggers, capture triggers, inboxes) on
+    models of installed packages (Django's contrib apps, third-party apps, rowsync itself)
+    go into this app's migrations, since ``makemigrations`` must never write into an
+    installed package. None: such objects are refused (rowsync.E130). Checked by E131-E133.
+    """
+    return getattr(settings, "ROWSYNC_MIGRATIONS_APP", None)
+
+
+def uninstall_discard_events() -> bool:
+    """Return ``ROWSYNC_UNINSTALL_DISCARD_EVENTS``: let ``migrate rowsync zero`` drop events.
+
+    False (default): unapplying rowsync's first migration is refused while undelivered
+    events (pending, dead letters, inbox rows) remain.
+    """
+    return bool(getattr(settings, "ROWSYNC_UNINSTALL_DISCARD_EVENTS", False))
+
+
 def db_on_delete_counts() -> bool:
     """Return ``ROWSYNC_DB_ON_DELETE_COUNTS``: count database-removed rows in delete() (True).
 

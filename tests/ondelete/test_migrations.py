@@ -44,11 +44,16 @@ def test_makemigrations_has_nothing_new():
 @pytest.mark.django_db
 def test_makemigrations_detects_the_setting():
     out = io.StringIO()
-    # A third-party app (django.contrib.auth) switches without editing its models.
-    with override_settings(ROWSYNC_DB_ON_DELETE=["auth.Permission"]):
-        call_command("makemigrations", "auth", "--dry-run", "-v", "3", stdout=out)
+    # A third-party app (django.contrib.auth) switches without editing its models; its
+    # objects go into the migrations of a project app, never into the installed package.
+    with override_settings(
+        ROWSYNC_DB_ON_DELETE=["auth.Permission"], ROWSYNC_MIGRATIONS_APP="odapp"
+    ):
+        call_command("makemigrations", "odapp", "--dry-run", "-v", "3", stdout=out)
     text = out.getvalue()
+    assert "Migrations for 'auth'" not in text
     assert "InstallDatabaseObject" in text
+    assert "app_label='auth'" in text
     assert "rowsync_od_auth_permission_" in text
     # Permission rows can now be deleted by the database: the auto-created through
     # tables that point at them follow (chain).

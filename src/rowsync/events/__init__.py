@@ -17,15 +17,19 @@ __all__ = ["receiver_delivery", "setup"]
 def setup() -> None:
     """Register the capture contributor, the checks, the delete wrapper, flush (idempotent)."""
     from django.core import checks as django_checks
-    from django.db.models.signals import post_migrate
+    from django.db.models.signals import post_migrate, pre_migrate
 
     from rowsync import schema
-    from rowsync.events import capture, checks, delivery, inbox, triggers
+    from rowsync.events import capture, checks, delivery, inbox, triggers, uninstall
 
     schema.setup()
     schema.register_contributor(triggers.OWNER, triggers.capture_objects)
     django_checks.register(checks.check_capture, django_checks.Tags.models)
     django_checks.register(checks.check_lost_side_effects, django_checks.Tags.models)
+    # Events may wait from an earlier configuration: guard their table in any case.
+    pre_migrate.connect(
+        uninstall.refuse_dropping_events, dispatch_uid="rowsync.events.uninstall.refuse"
+    )
     if not capture.captured_models():
         return  # nothing captured: leave Django alone
     schema.activate()

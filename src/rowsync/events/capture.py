@@ -75,11 +75,14 @@ def is_captured(model: type[models.Model]) -> bool:
 
     ``RowsyncMeta.capture`` wins over ``ROWSYNC_CAPTURE``. Proxy, abstract and
     auto-created (many-to-many through) models are never captured (Django sends no
-    signals for auto-created models either); unmanaged ones only by ``RowsyncMeta``.
+    signals for auto-created models either), nor rowsync's own (``"__all__"`` leaves
+    them out); unmanaged ones only by ``RowsyncMeta``.
     """
     model = model._meta.concrete_model or model
     if not _capturable(model):
         return False
+    if model._meta.app_label == "rowsync":
+        return False  # the event table's own deletes would record events forever
     option = model_option(model, "capture")
     if option is not None:
         return bool(option)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from django.apps import AppConfig, apps
 from django.core import checks
+from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connections
 
 from rowsync.backends import get_backend, is_supported
 from rowsync.ondelete import actions as a
-from rowsync.ondelete.drift import differences
+from rowsync.ondelete.drift import Difference, differences
 from rowsync.ondelete.plan import Plan, get_plan
+from rowsync.schema import OPTION, app_has_migrations
 
 
 def _models(app_configs: Sequence[AppConfig] | None) -> set[Any]:
@@ -123,12 +126,57 @@ def plan_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
     return errors
 
 
-def _unapplied(connection: Any) -> bool:
-    """Return whether ``connection`` has migrations left to apply."""
+#: True while ``migrate`` runs its system checks (see :func:`patch_migrate_checks`).
+MIGRATING: ContextVar[bool] = ContextVar("rowsync_migrating", default=False)
+
+
+def patch_migrate_checks() -> None:
+    """Mark the system checks that ``migrate`` runs before migrating (idempotent).
+
+    The drift check stays silent for them: ``migrate`` installs every object its
+    migrations record (and reports model changes that still need ``makemigrations``),
+    so refusing it would block the very command that repairs the drift.
+    """
+    from django.core.management.commands import migrate
+
+    current = migrate.Command.check
+    if getattr(current, "rowsync_patched", False):
+        return
+
+    def check(self: BaseCommand, *args: Any, **kwargs: Any) -> None:
+        token = MIGRATING.set(True)
+        try:
+            current(self, *args, **kwargs)
+        finally:
+            MIGRATING.reset(token)
+
+    check.rowsync_patched = True  # type: ignore[attr-defined]
+    check.__wrapped__ = current  # type: ignore[attr-defined]
+    migrate.Command.check = check  # type: ignore[method-assign]
+
+
+def _recorded(connection: Any) -> set[str] | None:
+    """Return the names of the objects the applied migrations record (None: some unapplied)."""
     from django.db.migrations.executor import MigrationExecutor
 
     executor = MigrationExecutor(connection)
-    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        return None
+    state = executor.loader.project_state()
+    return {o.name for ms in state.models.values() for o in ms.options.get(OPTION, ())}
+
+
+def _missing_hint(difference: Difference, recorded: set[str]) -> str:
+    label = difference.detail.rsplit(" of ", 1)[-1]
+    if difference.name in recorded or not app_has_migrations(label.split(".")[0]):
+        return (
+            "Run migrate: it installs the objects the migrations record; "
+            "`manage.py rowsync check` lists every difference."
+        )
+    return (
+        "Run makemigrations, then migrate: no migration installs it yet; "
+        "`manage.py rowsync check` lists every difference."
+    )
 
 
 def check_drift(
@@ -136,7 +184,11 @@ def check_drift(
     databases: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> list[checks.CheckMessage]:
-    """rowsync.E040/W041: the database lacks (or has extra) on_delete objects; E037 MySQL."""
+    """rowsync.E040/W041: the database lacks (or has extra) rowsync objects; E037 MySQL.
+
+    E040 and W041 cover every object (on_delete, capture triggers, inboxes); they are
+    not reported to ``migrate``'s own checks (see :func:`patch_migrate_checks`).
+    """
     messages: list[checks.CheckMessage] = []
     plan = get_plan(apps)
     for alias in databases or ():
@@ -162,10 +214,13 @@ def check_drift(
                             id="rowsync.E037",
                         )
                     )
+        if MIGRATING.get():
+            continue
         try:
-            if _unapplied(connection):
+            recorded = _recorded(connection)
+            if recorded is None:
                 continue  # migrate installs what is missing; compare afterwards
-            found = differences(alias, owners=("ondelete",))
+            found = differences(alias)
         except DatabaseError:
             continue  # no database yet: nothing to compare
         for difference in found:
@@ -174,8 +229,7 @@ def check_drift(
                     checks.Error(
                         f"Database {alias!r} lacks {difference.name} on {difference.table} "
                         f"({difference.detail}).",
-                        hint="Run migrate (or makemigrations first); `manage.py rowsync check` "
-                        "lists every difference.",
+                        hint=_missing_hint(difference, recorded),
                         id="rowsync.E040",
                     )
                 )

@@ -59,11 +59,19 @@ class Behaviour:
 
 
 def relation_fields(model: type[Model]) -> list[Any]:
-    """Return the concrete ForeignKey/OneToOneField fields declared on ``model``'s table."""
+    """Return the concrete ForeignKey/OneToOneField fields declared on ``model``'s table.
+
+    A relation whose target is still a name (a migration state without the target's app,
+    as ``migrate <app> --fake`` renders for an app without migrations) is left out: its
+    target is unknown, so nothing can be enforced or compiled for it.
+    """
     return [
         f
         for f in model._meta.local_fields
-        if f.is_relation and f.concrete and (f.many_to_one or f.one_to_one)
+        if f.is_relation
+        and f.concrete
+        and (f.many_to_one or f.one_to_one)
+        and not isinstance(getattr(f.remote_field, "model", None), str)
     ]
 
 

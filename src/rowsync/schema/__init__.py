@@ -23,6 +23,9 @@ Contract:
 * ``migrate`` (``post_migrate``) re-installs objects recorded in the migration state but
   missing from the database (SQLite table rebuilds), and installs the desired objects
   of apps without migrations (test databases built with ``--nomigrations``/syncdb).
+* The objects of an installed package's models (Django's contrib apps, third-party
+  apps) go into the migrations of ``ROWSYNC_MIGRATIONS_APP`` (:mod:`rowsync.schema.placement`):
+  ``makemigrations`` never writes into an installed package (rowsync.E130-E132).
 * :func:`installed_objects`, :func:`install_objects`, :func:`uninstall_objects` and
   :func:`expected_objects` serve drift checks and tests.
 """
@@ -35,6 +38,7 @@ from rowsync.schema.install import (
     expected_objects,
     install_objects,
     installed_objects,
+    unapplies_rowsync,
     uninstall_objects,
 )
 from rowsync.schema.objects import CompiledSQL, CompiledTrigger, object_name
@@ -67,6 +71,7 @@ __all__ = [
     "object_name",
     "register_contributor",
     "setup",
+    "unapplies_rowsync",
     "uninstall_objects",
     "unregister_contributor",
 ]
@@ -78,6 +83,7 @@ def setup() -> None:
     Called by ``ondelete.setup()`` and ``events.setup()``; a second call changes nothing.
     ``ROWSYNC_AUTODETECTOR = False`` leaves ``makemigrations``/``migrate`` unpatched.
     """
+    from django.core import checks
     from django.core.management.commands import makemigrations, migrate
     from django.db.migrations import state
     from django.db.models import options
@@ -85,6 +91,7 @@ def setup() -> None:
 
     from rowsync import conf
     from rowsync.schema.autodetector import autodetector_class
+    from rowsync.schema.checks import check_migrations_app
     from rowsync.schema.install import on_post_migrate
     from rowsync.schema.rebuild import patch_sqlite_rebuild
 
@@ -104,6 +111,7 @@ def setup() -> None:
     # settings say now: the rebuild guard stays (a no-op on tables without objects).
     patch_sqlite_rebuild()
     post_migrate.connect(on_post_migrate, dispatch_uid="rowsync.schema.ensure")
+    checks.register(check_migrations_app, checks.Tags.models)
 
 
 def activate() -> None:

@@ -4,6 +4,11 @@ The desired objects come from the registered contributors, run on the models of 
 autodetector's ``to_state``; what earlier migrations installed comes from the
 ``rowsync_objects`` option of ``from_state``. A changed object (same name, other SQL)
 is removed and installed again, so old migrations keep their frozen SQL.
+
+The operations of a model go into its own app's migrations, unless that app is an
+installed package (:mod:`rowsync.schema.placement`): then into the migrations of
+``ROWSYNC_MIGRATIONS_APP``, naming the model's app, after the latest migration of that
+app; without the setting they are left out (rowsync.E130 refuses the configuration).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from rowsync.schema.operations import (
     InstallDatabaseObject,
     RemoveDatabaseObject,
 )
+from rowsync.schema.placement import migrations_home
 from rowsync.schema.registry import desired_objects
 
 
@@ -74,6 +80,10 @@ class RowsyncAutodetectorMixin:
         new_apps = self.to_state.apps
         keys = set(self.from_state.models) | set(self.to_state.models)
         for app_label, model_name in sorted(keys):
+            home = migrations_home(app_label)
+            if home is None:
+                continue  # an installed package's model: refused by rowsync.E130
+            foreign = app_label if home != app_label else None
             current = self._rowsync_current(app_label, model_name)
             desired: dict[tuple[str, str], CompiledSQL] = {}
             model: type[Model] | None = None
@@ -87,20 +97,58 @@ class RowsyncAutodetectorMixin:
                     # Removals go first: before a RemoveField/DeleteModel drops what the
                     # object names (MariaDB keeps such triggers and then fails every DELETE).
                     add_operation(
-                        app_label,
+                        home,
                         RemoveDatabaseObject(
-                            model_name=self._state_name(app_label, model_name), obj=obj
+                            model_name=self._state_name(app_label, model_name),
+                            obj=obj,
+                            app_label=foreign,
                         ),
+                        dependencies=self._foreign_dependencies(foreign, model_name),
                         beginning=True,
                     )
             for key, obj in sorted(desired.items()):
                 if current.get(key) != obj:
                     assert model is not None
                     add_operation(
-                        app_label,
-                        InstallDatabaseObject(model_name=name, obj=obj),
+                        home,
+                        InstallDatabaseObject(model_name=name, obj=obj, app_label=foreign),
                         dependencies=_dependencies(model) + self._reference_dependencies(obj),
                     )
+
+    def _foreign_dependencies(
+        self, foreign: str | None, model_name: str
+    ) -> list[OperationDependency]:
+        """Return what a removal on another app's model must follow: that model (if alive)."""
+        if foreign is None or (foreign, model_name) not in self.to_state.models:
+            return []
+        return [OperationDependency(foreign, model_name, None, OperationDependency.Type.CREATE)]
+
+    def arrange_for_graph(self, changes: Any, graph: Any, migration_name: Any = None) -> Any:
+        """Make a migration that holds another app's objects follow that app's latest one.
+
+        Its objects' frozen SQL names that app's tables and columns as they are at its
+        latest migration (the models of today), not as an earlier migration left them.
+        """
+        for migrations in changes.values():
+            for migration in migrations:
+                targets = {
+                    op.app_label
+                    for op in migration.operations
+                    if isinstance(op, InstallDatabaseObject | RemoveDatabaseObject)
+                    and op.app_label
+                }
+                for target in sorted(targets):
+                    new = changes.get(target)
+                    if new:
+                        latest = (target, new[-1].name)
+                    else:
+                        leaves = graph.leaf_nodes(target)
+                        latest = leaves[0] if leaves else (target, "__first__")
+                    if latest not in migration.dependencies:
+                        migration.dependencies.append(latest)
+        return super().arrange_for_graph(  # type: ignore[misc]
+            changes, graph, migration_name
+        )
 
     def _reference_dependencies(self, obj: CompiledSQL) -> list[OperationDependency]:
         """Return CREATE dependencies on the models whose tables ``obj`` names.

@@ -115,15 +115,87 @@ def ensure_app_objects(
     for model in app.get_models():
         if router.allow_migrate_model(connection.alias, model):
             wanted.extend(expected_objects(model, migrated))
-    return install_objects(connection, wanted)
+    return install_objects(connection, installable(connection, wanted))
+
+
+def installable(
+    connection: BaseDatabaseWrapper, objects: Iterable[CompiledSQL]
+) -> list[CompiledSQL]:
+    """Return the ``objects`` whose table and referenced tables exist on ``connection``.
+
+    A model can lack its table after ``migrate``: an app without migrations migrated
+    without ``--run-syncdb``, a model declared after the tables were made (in a test).
+    Its objects wait for the table; ``migrate`` installs them once it exists. Tables that
+    ``objects`` create themselves (inboxes) count as present.
+    """
+    objects = list(objects)
+    tables = set(connection.introspection.table_names())
+    tables.update(o.name for o in objects if o.kind == "table" and o.table in tables)
+    return [o for o in objects if o.table in tables and tables.issuperset(o.references)]
+
+
+def remove_app_objects(
+    connection: BaseDatabaseWrapper, app_label: str, apps: Apps
+) -> list[CompiledSQL]:
+    """Uninstall the objects of ``app_label``'s models that are present on ``connection``."""
+    if not is_supported(connection):
+        return []
+    try:
+        app = apps.get_app_config(app_label)
+    except LookupError:
+        return []
+    migrated = app_has_migrations(app_label)
+    present = installed_objects(connection)
+    found = [
+        obj
+        for model in app.get_models()
+        for obj in expected_objects(model, migrated)
+        if obj.vendor == connection.vendor and (obj.kind == "table" or obj.name in present)
+    ]
+    uninstall_objects(connection, found)
+    return found
+
+
+def unapplies_rowsync(plan: object) -> bool:
+    """Return whether the migration ``plan`` (of ``pre/post_migrate``) unapplies rowsync's first.
+
+    That drops rowsync's own tables: ``migrate rowsync zero``.
+    """
+    return any(
+        backwards and migration.app_label == "rowsync" and migration.initial
+        for migration, backwards in plan or ()  # type: ignore[attr-defined]
+    )
+
+
+def _unapplied_rowsync(plan: Any, apps: Apps) -> bool:
+    """Return whether ``migrate`` just unapplied rowsync's own migrations (``rowsync zero``)."""
+    if not unapplies_rowsync(plan):
+        return False
+    try:
+        apps.get_app_config("rowsync").get_model("DeletedRow")
+    except LookupError:
+        return True
+    return False
 
 
 def on_post_migrate(
-    sender: AppConfig, using: str = "default", apps: Apps | None = None, **kwargs: Any
+    sender: AppConfig,
+    using: str = "default",
+    apps: Apps | None = None,
+    plan: Any = None,
+    **kwargs: Any,
 ) -> None:
-    """``post_migrate`` receiver: ensure the sender app's objects exist."""
+    """``post_migrate`` receiver: ensure the sender app's objects exist.
+
+    After ``migrate rowsync zero`` it removes them instead: the apps whose migrations stay
+    applied keep no trigger, constraint or inbox of rowsync (their migration state still
+    lists them, so applying rowsync's migrations again installs them again).
+    """
     if apps is None:
         from django.apps import apps as global_apps
 
         apps = global_apps
+    if _unapplied_rowsync(plan, apps):
+        remove_app_objects(connections[using], sender.label, apps)
+        return
     ensure_app_objects(connections[using], sender.label, apps)

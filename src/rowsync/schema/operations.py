@@ -67,24 +67,34 @@ class _ObjectOperation(Operation):
     reduces_to_sql = True
     install: bool = True
 
-    def __init__(self, model_name: str, obj: CompiledSQL) -> None:
+    def __init__(self, model_name: str, obj: CompiledSQL, app_label: str | None = None) -> None:
         self.model_name = model_name
         self.obj = obj
+        self.app_label = app_label
 
     @property
     def model_name_lower(self) -> str:
         return self.model_name.lower()
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (self.__class__.__name__, [], {"model_name": self.model_name, "obj": self.obj})
+        kwargs: dict[str, Any] = {"model_name": self.model_name, "obj": self.obj}
+        if self.app_label is not None:
+            kwargs["app_label"] = self.app_label
+        return (self.__class__.__name__, [], kwargs)
+
+    def _target(self, app_label: str) -> str:
+        """Return the app of the model: its own ``app_label``, else the migration's app."""
+        return self.app_label or app_label
 
     def _add(self, state: ProjectState, app_label: str) -> None:
+        app_label = self._target(app_label)
         objects = [
             o for o in state_objects(state, app_label, self.model_name) if o.key != self.obj.key
         ]
         _set_state_objects(state, app_label, self.model_name, [*objects, self.obj])
 
     def _remove(self, state: ProjectState, app_label: str) -> None:
+        app_label = self._target(app_label)
         objects = [
             o for o in state_objects(state, app_label, self.model_name) if o.key != self.obj.key
         ]
@@ -95,7 +105,7 @@ class _ObjectOperation(Operation):
     ) -> bool:
         if schema_editor.connection.vendor != self.obj.vendor:
             return False
-        model = state.apps.get_model(app_label, self.model_name)
+        model = state.apps.get_model(self._target(app_label), self.model_name)
         return self.allow_migrate_model(schema_editor.connection.alias, model)
 
     def _run(
@@ -117,15 +127,27 @@ class _ObjectOperation(Operation):
             )
 
     def references_model(self, name: str, app_label: str) -> bool:
+        if self.app_label is not None and app_label != self.app_label:
+            return False
         return name.lower() == self.model_name_lower
+
+    def _on(self) -> str:
+        return f" on {self.app_label}.{self.model_name_lower}" if self.app_label else ""
+
+    def _fragment(self, prefix: str) -> str:
+        app = f"{self.app_label}_" if self.app_label else ""
+        return f"{prefix}{app}{self.model_name_lower}"
 
 
 class InstallDatabaseObject(_ObjectOperation):
     """Install a frozen database object (trigger, constraint) on a model's table.
 
     Args:
-        model_name: The model (of the migration's app) that owns the object.
+        model_name: The model that owns the object.
         obj: The frozen SQL, for one engine; other engines skip the operation.
+        app_label: The model's app when it is not the migration's own: the objects of
+            installed packages' models live in the migrations of ``ROWSYNC_MIGRATIONS_APP``
+            and name their model's app here (the SQL is frozen, so it needs nothing else).
     """
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
@@ -150,19 +172,22 @@ class InstallDatabaseObject(_ObjectOperation):
         self._run(schema_editor, app_label, from_state, install=False)
 
     def describe(self) -> str:
-        return f"Install {self.obj.owner} {self.obj.kind} {self.obj.name} ({self.obj.vendor})"
+        obj = self.obj
+        return f"Install {obj.owner} {obj.kind} {obj.name}{self._on()} ({obj.vendor})"
 
     @property
     def migration_name_fragment(self) -> str:
-        return f"rowsync_{self.model_name_lower}"
+        return self._fragment("rowsync_")
 
 
 class RemoveDatabaseObject(_ObjectOperation):
     """Remove a frozen database object; reversing it installs the same frozen SQL again.
 
     Args:
-        model_name: The model (of the migration's app) that owns the object.
+        model_name: The model that owns the object.
         obj: The object as an earlier migration installed it.
+        app_label: The model's app when it is not the migration's own (see
+            :class:`InstallDatabaseObject`).
     """
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
@@ -187,8 +212,9 @@ class RemoveDatabaseObject(_ObjectOperation):
         self._run(schema_editor, app_label, to_state, install=True)
 
     def describe(self) -> str:
-        return f"Remove {self.obj.owner} {self.obj.kind} {self.obj.name} ({self.obj.vendor})"
+        obj = self.obj
+        return f"Remove {obj.owner} {obj.kind} {obj.name}{self._on()} ({obj.vendor})"
 
     @property
     def migration_name_fragment(self) -> str:
-        return f"rowsync_remove_{self.model_name_lower}"
+        return self._fragment("rowsync_remove_")

@@ -39,13 +39,18 @@ def contributors() -> dict[str, Contributor]:
 
 def _skipped(model: type[Model]) -> bool:
     opts = model._meta
-    return bool(opts.proxy or not opts.managed or opts.swapped)
+    if opts.proxy or not opts.managed or opts.swapped:
+        return True
+    # A relation still named by a string (a migration state that lacks its target's app)
+    # has no table to compile SQL against.
+    return any(isinstance(getattr(f.remote_field, "model", None), str) for f in opts.fields)
 
 
 def desired_objects(model: type[Model], vendors: tuple[str, ...] = VENDORS) -> list[CompiledSQL]:
     """Return every object ``model`` should have, for every engine in ``vendors``.
 
-    Proxy, unmanaged and swapped-out models have none.
+    Proxy, unmanaged and swapped-out models have none, nor models with a relation
+    whose target is unresolved (a name, in a partial migration state).
     """
     if _skipped(model):
         return []
