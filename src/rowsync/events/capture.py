@@ -21,6 +21,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
+from django.db.models import ForeignObjectRel
 
 from rowsync import conf
 from rowsync.schema.objects import object_name
@@ -38,9 +39,29 @@ __all__ = [
     "inbox_table",
     "is_captured",
     "model_option",
+    "reverse_relations",
 ]
 
 DELIVERY_MODES = ("transaction", "on_commit", "worker")
+
+
+def _own_meta(model: type[models.Model]) -> Any:
+    """Return the ``RowsyncMeta`` that applies to ``model``'s own table, or None.
+
+    Capture is per table: the class declared on the model itself, or on an abstract
+    base (which has no table of its own). A multi-table inheritance child does not get
+    its concrete parent's ``RowsyncMeta`` through Python's attribute lookup: it
+    declares its own (``class RowsyncMeta(Parent.RowsyncMeta): ...`` to share it).
+    """
+    for klass in model.__mro__:
+        if klass is not model and issubclass(klass, models.Model):
+            opts = getattr(klass, "_meta", None)
+            if opts is not None and not opts.abstract:
+                return None  # a concrete parent: its options are its table's
+        meta = klass.__dict__.get("RowsyncMeta")
+        if meta is not None:
+            return meta
+    return None
 
 
 def _current_model(model: type[models.Model]) -> type[models.Model]:
@@ -49,7 +70,7 @@ def _current_model(model: type[models.Model]) -> type[models.Model]:
     The migration autodetector compiles triggers from historical models, which keep
     fields but not the ``RowsyncMeta`` class; the options come from the installed model.
     """
-    if hasattr(model, "RowsyncMeta"):
+    if _own_meta(model) is not None:
         return model
     try:
         return apps.get_model(model._meta.label)
@@ -58,8 +79,12 @@ def _current_model(model: type[models.Model]) -> type[models.Model]:
 
 
 def model_option(model: type[models.Model], name: str, default: Any = None) -> Any:
-    """Return the ``RowsyncMeta`` option ``name`` of ``model`` (inherited from parents)."""
-    meta = getattr(_current_model(model), "RowsyncMeta", None)
+    """Return the ``RowsyncMeta`` option ``name`` of ``model``.
+
+    The model's own ``RowsyncMeta`` (or an abstract base's) is read, never the one of a
+    concrete (multi-table inheritance) parent: see :func:`_own_meta`.
+    """
+    meta = _own_meta(_current_model(model))
     return getattr(meta, name, default) if meta is not None else default
 
 
@@ -230,7 +255,9 @@ def _image(model: type[models.Model]) -> tuple[ImageColumn, ...]:
     exclude = excluded_fields(model)
     out: list[ImageColumn] = []
     pk = model._meta.pk
-    for f in model._meta.concrete_fields:
+    # The table's own columns: a multi-table inheritance child's parent columns live in
+    # the parent's table (and the parent's row image).
+    for f in model._meta.local_concrete_fields:
         if f.name in exclude and f is not pk:
             continue
         if isinstance(f, models.BinaryField):
@@ -244,7 +271,7 @@ def _image(model: type[models.Model]) -> tuple[ImageColumn, ...]:
 
 
 def _action_fks(model: type[models.Model]) -> Iterator[tuple[models.ForeignKey[Any, Any], str]]:
-    for f in model._meta.concrete_fields:
+    for f in model._meta.local_concrete_fields:
         if isinstance(f, models.ForeignKey):
             action = db_action(f)
             if action is not None:
@@ -283,6 +310,22 @@ def _set_columns(model: type[models.Model]) -> tuple[SetColumn, ...]:
     return tuple(out)
 
 
+def reverse_relations(model: type[models.Model]) -> list[ForeignObjectRel]:
+    """Return every relation pointing at ``model``'s table, hidden ones included.
+
+    ``_meta.related_objects`` leaves out foreign keys declared with ``related_name="+"``
+    (or ending in ``+``), yet the database acts on them like on any other: cascades and
+    ``SET NULL`` through them remove or change rows that must be captured. A multi-table
+    inheritance child's list holds the relations to its own table only (its parents'
+    point at their tables).
+    """
+    return [
+        f
+        for f in model._meta.get_fields(include_parents=False, include_hidden=True)
+        if isinstance(f, ForeignObjectRel) and (f.one_to_many or f.one_to_one)
+    ]
+
+
 def _edges(
     model: type[models.Model], seen: frozenset[type[models.Model]], depth: int
 ) -> tuple[CascadeEdge, ...]:
@@ -290,7 +333,7 @@ def _edges(
     if depth <= 0:
         return ()
     out: list[CascadeEdge] = []
-    for rel in model._meta.related_objects:
+    for rel in reverse_relations(model):
         fk = rel.field
         child = rel.related_model
         if not isinstance(fk, models.ForeignKey) or not isinstance(child, type):
@@ -338,7 +381,7 @@ def _spec(model: type[models.Model], *, with_cascades: bool, depth: int = 15) ->
         excluded_columns=tuple(
             sorted(
                 f.column
-                for f in opts.concrete_fields
+                for f in opts.local_concrete_fields
                 if f.name in excluded_fields(model) and f is not opts.pk
             )
         ),

@@ -29,7 +29,13 @@ from django.db import connections, models
 
 from rowsync import conf
 from rowsync.backends import get_backend, is_supported
-from rowsync.events.capture import CaptureSpec, _spec, captured_models, db_action
+from rowsync.events.capture import (
+    CaptureSpec,
+    _spec,
+    captured_models,
+    db_action,
+    reverse_relations,
+)
 
 __all__ = [
     "ceilings",
@@ -114,7 +120,7 @@ def _cascade_closure(start: Iterable[type[models.Model]]) -> set[type[models.Mod
         if model in seen:
             continue
         seen.add(model)
-        for rel in model._meta.related_objects:
+        for rel in reverse_relations(model):
             child = rel.related_model
             if not isinstance(child, type) or not isinstance(rel.field, models.ForeignKey):
                 continue
