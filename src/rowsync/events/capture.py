@@ -32,6 +32,7 @@ __all__ = [
     "CascadeEdge",
     "ImageColumn",
     "SetColumn",
+    "capture_requested",
     "capture_spec",
     "captured_models",
     "db_action",
@@ -88,9 +89,15 @@ def model_option(model: type[models.Model], name: str, default: Any = None) -> A
     return getattr(meta, name, default) if meta is not None else default
 
 
-def _capturable(model: type[models.Model]) -> bool:
+def _has_table(model: type[models.Model]) -> bool:
     opts = model._meta
     return not (opts.abstract or opts.proxy or opts.auto_created) and opts.pk is not None
+
+
+def _capturable(model: type[models.Model]) -> bool:
+    # A composite primary key has no single column to name the row in an event, nor
+    # one value to rebuild it from: refused (rowsync.E170), never half captured.
+    return _has_table(model) and not model._meta.is_composite_pk
 
 
 def is_captured(model: type[models.Model]) -> bool:
@@ -99,9 +106,19 @@ def is_captured(model: type[models.Model]) -> bool:
     ``RowsyncMeta.capture`` wins over ``ROWSYNC_CAPTURE``. Proxy, abstract and
     auto-created (many-to-many through) models are never captured (Django sends no
     signals for auto-created models either); unmanaged ones only by ``RowsyncMeta``.
+    Models with a composite primary key are never captured either (``rowsync.E170``
+    says so when one is asked for).
     """
     model = model._meta.concrete_model or model
-    if not _capturable(model):
+    return _capturable(model) and capture_requested(model)
+
+
+def capture_requested(model: type[models.Model]) -> bool:
+    """Return whether ``RowsyncMeta.capture`` or ``ROWSYNC_CAPTURE`` asks to capture ``model``.
+
+    Whether the model can be captured is :func:`is_captured`'s question.
+    """
+    if not _has_table(model):
         return False
     option = model_option(model, "capture")
     if option is not None:
