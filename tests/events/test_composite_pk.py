@@ -12,19 +12,23 @@ from rowsync.events.triggers import capture_objects
 from tests.fuzzapp.models import Owner
 
 
+def line_model(**rowsync_meta):
+    """Declare ``fuzzapp.Line`` (call inside ``isolate_apps``), keyed on two columns."""
+    attrs = {
+        "__module__": __name__,
+        "pk": models.CompositePrimaryKey("order", "number"),
+        "order": models.IntegerField(),
+        "number": models.IntegerField(),
+        "Meta": type("Meta", (), {"app_label": "fuzzapp"}),
+    }
+    if rowsync_meta:
+        attrs["RowsyncMeta"] = type("RowsyncMeta", (), rowsync_meta)
+    return type("Line", (models.Model,), attrs)
+
+
 @isolate_apps("tests.fuzzapp")
 def test_captured_composite_key_is_refused_with_a_check():
-    class Line(models.Model):
-        pk = models.CompositePrimaryKey("order", "number")
-        order = models.IntegerField()
-        number = models.IntegerField()
-
-        class Meta:
-            app_label = "fuzzapp"
-
-        class RowsyncMeta:
-            capture = True
-
+    Line = line_model(capture=True)
     (error,) = check_capture(app_configs=[Line._meta.apps.get_app_config("fuzzapp")])
     assert error.id == "rowsync.E170"
     assert error.obj is Line
@@ -36,13 +40,7 @@ def test_captured_composite_key_is_refused_with_a_check():
 
 @isolate_apps("tests.fuzzapp")
 def test_composite_key_selected_by_setting_is_refused_too():
-    class Line(models.Model):
-        pk = models.CompositePrimaryKey("order", "number")
-        order = models.IntegerField()
-        number = models.IntegerField()
-
-        class Meta:
-            app_label = "fuzzapp"
+    Line = line_model()
 
     with override_settings(ROWSYNC_CAPTURE=["fuzzapp.Line"]):
         errors = check_capture(app_configs=[Line._meta.apps.get_app_config("fuzzapp")])
