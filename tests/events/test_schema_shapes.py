@@ -182,3 +182,15 @@ def test_proxy_delete_is_signalled_once(deleted):
     pet.delete()
     assert concrete_keys(deleted) == keys
     assert pending() == []
+
+
+def test_mti_child_payload_rebuilds_every_inherited_field():
+    """A task payload (rowsync.events.handoff) holds every column: none is left deferred."""
+    from rowsync.events.handoff import event_payload, instance_from_payload
+
+    owner = Owner.objects.create(name="o")
+    pizzeria = Pizzeria.objects.create(name="p", owner=owner, chef=owner, seats=3, oven="gas")
+    rebuilt = instance_from_payload(event_payload(Pizzeria, pizzeria, "default"))
+    assert rebuilt.get_deferred_fields() == set()
+    names = [f.attname for f in Pizzeria._meta.concrete_fields]
+    assert [getattr(rebuilt, n) for n in names] == [getattr(pizzeria, n) for n in names]

@@ -191,6 +191,11 @@ class _Plan(NamedTuple):
     inherited: tuple[str, ...] = ()
     #: Position of the primary key in ``fields``.
     pk_index: int = 0
+    #: ``[(column, attname, converter)]`` of the parents' fields whose column no local
+    #: field has: a row image holds none, but a full payload (``handoff``) does.
+    parent_fields: tuple[tuple[str, str, Any], ...] = ()
+    #: Every concrete attname, in ``from_db``'s order (multi-table inheritance only).
+    order: tuple[str, ...] = ()
 
 
 # {model: plan}
@@ -313,13 +318,21 @@ def _plan(model: type[models.Model]) -> _Plan:
         fields = [(f.column, f.attname, _converter(f)) for f in model._meta.local_concrete_fields]
         assert model._meta.pk is not None
         inherited = inherited_keys(model)
+        columns = [column for column, _a, _f in fields]
+        parents = tuple(
+            (f.column, f.attname, _converter(f))
+            for f in model._meta.concrete_fields
+            if f.model is not model and f.column not in columns and f.attname not in inherited
+        )
         plan = _PLANS[model] = _Plan(
             model._meta.pk.column,
             fields,
             inherited + tuple(attname for _c, attname, _f in fields),
             _can_skip_init(model),
             inherited,
-            [column for column, _a, _f in fields].index(model._meta.pk.column),
+            columns.index(model._meta.pk.column),
+            parents,
+            tuple(f.attname for f in model._meta.concrete_fields) if inherited else (),
         )
     return plan
 
@@ -374,24 +387,25 @@ def rebuild(
             f"row image of {model._meta.label} has no primary key column {pk_column!r} "
             f"(columns: {sorted(row)})"
         )
-    names: list[str] = []
-    values: list[Any] = []
-    for column, attname, convert in fields:
+    # {attname: value}
+    found: dict[str, Any] = {}
+    for column, attname, convert in (*fields, *plan.parent_fields):
         if column not in row:
             continue
         value = row[column]
         try:
-            values.append(convert(value))
+            found[attname] = convert(value)
         except (ValidationError, ValueError, TypeError) as exc:
             raise EventDecodeError(
                 f"row image of {model._meta.label}: column {column!r} value "
                 f"{value!r} does not fit {attname!r}: {exc}"
             ) from exc
-        names.append(attname)
     if plan.inherited:
-        pk_value = values[[c for c, _a, _f in fields if c in row].index(pk_column)]
-        names[:0] = plan.inherited
-        values[:0] = [pk_value] * len(plan.inherited)
+        pk_value = found[fields[plan.pk_index][1]]
+        found.update(dict.fromkeys(plan.inherited, pk_value))
+        # from_db() takes the values in the order of concrete_fields.
+        found = {attname: found[attname] for attname in plan.order if attname in found}
+    names, values = list(found), list(found.values())
     if not fast:
         return model.from_db(using, names, values)
     return _new_instance(model, names, values, using)
