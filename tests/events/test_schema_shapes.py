@@ -194,3 +194,10 @@ def test_mti_child_payload_rebuilds_every_inherited_field():
     assert rebuilt.get_deferred_fields() == set()
     names = [f.attname for f in Pizzeria._meta.concrete_fields]
     assert [getattr(rebuilt, n) for n in names] == [getattr(pizzeria, n) for n in names]
+
+
+def test_a_proxy_reads_its_concrete_model_rowsync_meta():
+    from rowsync.events.capture import model_option
+
+    assert model_option(PlaceProxy, "capture") is True
+    assert model_option(Bar, "capture") is None

@@ -54,8 +54,9 @@ def _own_meta(model: type[models.Model]) -> Any:
     its concrete parent's ``RowsyncMeta`` through Python's attribute lookup: it
     declares its own (``class RowsyncMeta(Parent.RowsyncMeta): ...`` to share it).
     """
+    table_model = model._meta.concrete_model or model  # a proxy reads its model's
     for klass in model.__mro__:
-        if klass is not model and issubclass(klass, models.Model):
+        if klass is not model and klass is not table_model and issubclass(klass, models.Model):
             opts = getattr(klass, "_meta", None)
             if opts is not None and not opts.abstract:
                 return None  # a concrete parent: its options are its table's
