@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "tests.odapp",
     "tests.evapp",
     "tests.ormapp",
+    "tests.fuzzapp",
 ]
 AUTH_USER_MODEL = "blog.UserInfo"
 MIDDLEWARE: list[str] = []

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
+from django.db.models import ForeignObjectRel
 
 from rowsync import conf
 from rowsync.schema.objects import object_name
@@ -31,6 +32,7 @@ __all__ = [
     "CascadeEdge",
     "ImageColumn",
     "SetColumn",
+    "capture_requested",
     "capture_spec",
     "captured_models",
     "cascade_closure",
@@ -40,9 +42,30 @@ __all__ = [
     "is_captured",
     "may_record",
     "model_option",
+    "reverse_relations",
 ]
 
 DELIVERY_MODES = ("transaction", "on_commit", "worker")
+
+
+def _own_meta(model: type[models.Model]) -> Any:
+    """Return the ``RowsyncMeta`` that applies to ``model``'s own table, or None.
+
+    Capture is per table: the class declared on the model itself, or on an abstract
+    base (which has no table of its own). A multi-table inheritance child does not get
+    its concrete parent's ``RowsyncMeta`` through Python's attribute lookup: it
+    declares its own (``class RowsyncMeta(Parent.RowsyncMeta): ...`` to share it).
+    """
+    table_model = model._meta.concrete_model or model  # a proxy reads its model's
+    for klass in model.__mro__:
+        if klass is not model and klass is not table_model and issubclass(klass, models.Model):
+            opts = getattr(klass, "_meta", None)
+            if opts is not None and not opts.abstract:
+                return None  # a concrete parent: its options are its table's
+        meta = klass.__dict__.get("RowsyncMeta")
+        if meta is not None:
+            return meta
+    return None
 
 
 def _current_model(model: type[models.Model]) -> type[models.Model]:
@@ -51,7 +74,7 @@ def _current_model(model: type[models.Model]) -> type[models.Model]:
     The migration autodetector compiles triggers from historical models, which keep
     fields but not the ``RowsyncMeta`` class; the options come from the installed model.
     """
-    if hasattr(model, "RowsyncMeta"):
+    if _own_meta(model) is not None:
         return model
     try:
         return apps.get_model(model._meta.label)
@@ -60,14 +83,24 @@ def _current_model(model: type[models.Model]) -> type[models.Model]:
 
 
 def model_option(model: type[models.Model], name: str, default: Any = None) -> Any:
-    """Return the ``RowsyncMeta`` option ``name`` of ``model`` (inherited from parents)."""
-    meta = getattr(_current_model(model), "RowsyncMeta", None)
+    """Return the ``RowsyncMeta`` option ``name`` of ``model``.
+
+    The model's own ``RowsyncMeta`` (or an abstract base's) is read, never the one of a
+    concrete (multi-table inheritance) parent: see :func:`_own_meta`.
+    """
+    meta = _own_meta(_current_model(model))
     return getattr(meta, name, default) if meta is not None else default
 
 
-def _capturable(model: type[models.Model]) -> bool:
+def _has_table(model: type[models.Model]) -> bool:
     opts = model._meta
     return not (opts.abstract or opts.proxy or opts.auto_created) and opts.pk is not None
+
+
+def _capturable(model: type[models.Model]) -> bool:
+    # A composite primary key has no single column to name the row in an event, nor
+    # one value to rebuild it from: refused (rowsync.E170), never half captured.
+    return _has_table(model) and not model._meta.is_composite_pk
 
 
 def is_captured(model: type[models.Model]) -> bool:
@@ -76,10 +109,19 @@ def is_captured(model: type[models.Model]) -> bool:
     ``RowsyncMeta.capture`` wins over ``ROWSYNC_CAPTURE``. Proxy, abstract and
     auto-created (many-to-many through) models are never captured (Django sends no
     signals for auto-created models either), nor rowsync's own (``"__all__"`` leaves
-    them out); unmanaged ones only by ``RowsyncMeta``.
+    them out); unmanaged ones only by ``RowsyncMeta``. Models with a composite primary
+    key are never captured either (``rowsync.E170`` says so when one is asked for).
     """
     model = model._meta.concrete_model or model
-    if not _capturable(model):
+    return _capturable(model) and capture_requested(model)
+
+
+def capture_requested(model: type[models.Model]) -> bool:
+    """Return whether ``RowsyncMeta.capture`` or ``ROWSYNC_CAPTURE`` asks to capture ``model``.
+
+    Whether the model can be captured is :func:`is_captured`'s question.
+    """
+    if not _has_table(model):
         return False
     if model._meta.app_label == "rowsync":
         return False  # the event table's own deletes would record events forever
@@ -112,7 +154,7 @@ def cascade_closure(
         if model in seen:
             continue
         seen.add(model)
-        for rel in model._meta.related_objects:
+        for rel in reverse_relations(model):
             child = rel.related_model
             if not isinstance(child, type) or not isinstance(rel.field, models.ForeignKey):
                 continue
@@ -288,7 +330,9 @@ def _image(model: type[models.Model]) -> tuple[ImageColumn, ...]:
     exclude = excluded_fields(model)
     out: list[ImageColumn] = []
     pk = model._meta.pk
-    for f in model._meta.concrete_fields:
+    # The table's own columns: a multi-table inheritance child's parent columns live in
+    # the parent's table (and the parent's row image).
+    for f in model._meta.local_concrete_fields:
         if f.name in exclude and f is not pk:
             continue
         if isinstance(f, models.BinaryField):
@@ -302,7 +346,7 @@ def _image(model: type[models.Model]) -> tuple[ImageColumn, ...]:
 
 
 def _action_fks(model: type[models.Model]) -> Iterator[tuple[models.ForeignKey[Any, Any], str]]:
-    for f in model._meta.concrete_fields:
+    for f in model._meta.local_concrete_fields:
         if isinstance(f, models.ForeignKey):
             action = db_action(f)
             if action is not None:
@@ -341,6 +385,22 @@ def _set_columns(model: type[models.Model]) -> tuple[SetColumn, ...]:
     return tuple(out)
 
 
+def reverse_relations(model: type[models.Model]) -> list[ForeignObjectRel]:
+    """Return every relation pointing at ``model``'s table, hidden ones included.
+
+    ``_meta.related_objects`` leaves out foreign keys declared with ``related_name="+"``
+    (or ending in ``+``), yet the database acts on them like on any other: cascades and
+    ``SET NULL`` through them remove or change rows that must be captured. A multi-table
+    inheritance child's list holds the relations to its own table only (its parents'
+    point at their tables).
+    """
+    return [
+        f
+        for f in model._meta.get_fields(include_parents=False, include_hidden=True)
+        if isinstance(f, ForeignObjectRel) and (f.one_to_many or f.one_to_one)
+    ]
+
+
 def _edges(
     model: type[models.Model], seen: frozenset[type[models.Model]], depth: int
 ) -> tuple[CascadeEdge, ...]:
@@ -348,7 +408,7 @@ def _edges(
     if depth <= 0:
         return ()
     out: list[CascadeEdge] = []
-    for rel in model._meta.related_objects:
+    for rel in reverse_relations(model):
         fk = rel.field
         child = rel.related_model
         if not isinstance(fk, models.ForeignKey) or not isinstance(child, type):
@@ -396,7 +456,7 @@ def _spec(model: type[models.Model], *, with_cascades: bool, depth: int = 15) ->
         excluded_columns=tuple(
             sorted(
                 f.column
-                for f in opts.concrete_fields
+                for f in opts.local_concrete_fields
                 if f.name in excluded_fields(model) and f is not opts.pk
             )
         ),

@@ -1,4 +1,4 @@
-"""System checks of the events subsystem: ``rowsync.E060``-``rowsync.E089``."""
+"""System checks of the events subsystem: ``rowsync.E060``-``E089`` and ``E170``-``E189``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from django.db.models.signals import ModelSignal, post_delete, post_save, pre_de
 
 from rowsync import conf, ondelete
 from rowsync.checks import did_you_mean
-from rowsync.events.capture import DELIVERY_MODES, is_captured, model_option
+from rowsync.events.capture import (
+    DELIVERY_MODES,
+    capture_requested,
+    is_captured,
+    model_option,
+)
 from rowsync.events.receivers import invalid_declarations
 
 __all__ = ["check_capture", "check_lost_side_effects", "lost_side_effects"]
@@ -108,6 +113,7 @@ def check_capture(
     * rowsync.E063: ``RowsyncMeta.capture_exclude`` names the primary key.
     * rowsync.E064: ``ROWSYNC_CAPTURE`` is neither ``"__all__"`` nor a list of labels.
     * rowsync.E065: ``receiver_delivery(mode)`` was given an unknown mode.
+    * rowsync.E170: a model with a composite primary key is asked to be captured.
     """
     errors: list[checks.CheckMessage] = []
     for name, receiver_mode in invalid_declarations():
@@ -147,6 +153,17 @@ def check_capture(
                     hint=f"Use one of {', '.join(map(repr, DELIVERY_MODES))}.",
                     obj=model,
                     id="rowsync.E061",
+                )
+            )
+        if model._meta.is_composite_pk and capture_requested(model):
+            errors.append(
+                checks.Error(
+                    "rowsync cannot capture the rows of a model with a composite primary "
+                    "key (CompositePrimaryKey): an event names its row by one key column.",
+                    hint="Set RowsyncMeta.capture = False on the model (or leave it out of "
+                    "ROWSYNC_CAPTURE), or give it a single-column primary key.",
+                    obj=model,
+                    id="rowsync.E170",
                 )
             )
         if not is_captured(model):

@@ -35,7 +35,7 @@ from rowsync.backends import get_backend, is_supported
 from rowsync.events import boxes as box_ops
 from rowsync.events import inbox, receivers
 from rowsync.events import signals as rowsync_signals
-from rowsync.events.capture import CaptureSpec, captured_models, may_record
+from rowsync.events.capture import CaptureSpec, captured_models, is_captured, may_record
 from rowsync.events.context import current_context_json
 from rowsync.events.dispatch import (
     UPDATE,
@@ -454,13 +454,20 @@ def _mark_delivered_through(using: str, ids: list[int], phase: str) -> None:
 
 
 def _signalled_keys(collector: Collector) -> set[tuple[str, str]]:
+    """Return ``{(model label, pk text)}`` of the rows ``collector`` sends post_delete for.
+
+    Events carry the label of the table's model: a proxy's rows are recognised by their
+    concrete model's label. Models that are not captured have no events to recognise.
+    """
     connection = connections[collector.using]
     keys: set[tuple[str, str]] = set()
     for model, instances in collector.data.items():
-        if model._meta.auto_created or model._meta.pk is None:
+        concrete = model._meta.concrete_model or model
+        if not is_captured(concrete):
             continue
-        pk = model._meta.pk
-        label = model._meta.label_lower
+        pk = concrete._meta.pk
+        assert pk is not None
+        label = concrete._meta.label_lower
         for obj in instances:
             keys.add((label, str(pk.get_db_prep_value(obj.pk, connection))))
     return keys

@@ -33,6 +33,7 @@ from rowsync.events.dispatch import (
     _new_instance,
     fast_rebuild_ok,
     from_row_image,
+    inherited_keys,
 )
 
 __all__ = ["deliver_box"]
@@ -45,6 +46,10 @@ class _Plan(NamedTuple):
     #: ``[(position, converter)]`` of the columns Django converts: each converter runs
     #: the chain Django applies to a query result of the column.
     converting: list[tuple[int, Callable[[Any], Any]]]
+    #: How many parents' keys (multi-table inheritance) come first in ``attnames``; they
+    #: take the value of the column at ``pk_position``.
+    inherited: int = 0
+    pk_position: int = 0
 
 
 _PLANS: dict[tuple[type[models.Model], str, tuple[str, ...]], _Plan] = {}
@@ -71,8 +76,15 @@ def _plan(model: type[models.Model], using: str, columns: Sequence[str]) -> _Pla
     if plan is None:
         connection = connections[using]
         fast = get_backend(connection).fast_converter
-        by_column = {f.column: f for f in model._meta.concrete_fields}
-        plan = _Plan([by_column[column].attname for column in columns], [])
+        by_column = {f.column: f for f in model._meta.local_concrete_fields}
+        inherited = inherited_keys(model)
+        assert model._meta.pk is not None
+        plan = _Plan(
+            [*inherited, *(by_column[column].attname for column in columns)],
+            [],
+            len(inherited),
+            list(columns).index(model._meta.pk.column),
+        )
         for position, column in enumerate(columns):
             col = by_column[column].get_col(model._meta.db_table)
             converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
@@ -121,7 +133,7 @@ def deliver_box(
     backend = get_backend(connection)
     qn = connection.ops.quote_name
     columns = [c.column for c in box.columns]
-    attnames, converting = _plan(model, using, columns)
+    attnames, converting, inherited, pk_position = _plan(model, using, columns)
     mode = _model_mode(model)
     size = conf.delivery_batch_size()
     row_id = backend.inbox_row_id
@@ -159,6 +171,8 @@ def deliver_box(
                     except (ValidationError, ValueError, TypeError):
                         bad.append(ident)
                         continue
+                    if inherited:
+                        values[:0] = [values[pk_position]] * inherited
                     if ctx_raw != last_raw:
                         last_raw = ctx_raw
                         ctx = default_ctx if ctx_raw is None else _load_json(ctx_raw)

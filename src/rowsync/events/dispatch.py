@@ -42,6 +42,7 @@ __all__ = [
     "deliver",
     "deliver_one",
     "fast_rebuild_ok",
+    "inherited_keys",
     "rebuild",
 ]
 
@@ -197,11 +198,21 @@ class _Plan(NamedTuple):
     """How to rebuild instances of one model from row images."""
 
     pk_column: str
-    # [(column, attname, converter)]
+    # [(column, attname, converter)] of the table's own columns (the row image's)
     fields: list[tuple[str, str, Any]]
+    #: The inherited keys (:func:`inherited_keys`) followed by the attnames of ``fields``.
     attnames: tuple[str, ...]
     # Whether the instance may be built without Model.__init__ (see _can_skip_init).
     skip_init: bool
+    #: Attnames of the parents' primary keys (multi-table inheritance), set to the pk.
+    inherited: tuple[str, ...] = ()
+    #: Position of the primary key in ``fields``.
+    pk_index: int = 0
+    #: ``[(column, attname, converter)]`` of the parents' fields whose column no local
+    #: field has: a row image holds none, but a full payload (``handoff``) does.
+    parent_fields: tuple[tuple[str, str, Any], ...] = ()
+    #: Every concrete attname, in ``from_db``'s order (multi-table inheritance only).
+    order: tuple[str, ...] = ()
 
 
 # {model: plan}
@@ -304,16 +315,41 @@ def _identity_maps(model: type[models.Model]) -> bool:
     return options_for is None or options_for(model) is not None
 
 
+def inherited_keys(model: type[models.Model]) -> tuple[str, ...]:
+    """Return the attnames of the parents' primary keys of a multi-table inheritance child.
+
+    A row image holds the columns of the model's own table; the parents' keys (``id`` of
+    the root, the ``*_ptr_id`` of each parent in between) hold the same value as the
+    child's primary key. They come first in ``concrete_fields`` (parents before the
+    child), so prepending them keeps ``from_db``'s field order.
+    """
+    local = set(model._meta.local_concrete_fields)
+    return tuple(
+        f.attname for f in model._meta.concrete_fields if f not in local and f.primary_key
+    )
+
+
 def _plan(model: type[models.Model]) -> _Plan:
     plan = _PLANS.get(model)
     if plan is None:
-        fields = [(f.column, f.attname, _converter(f)) for f in model._meta.concrete_fields]
+        fields = [(f.column, f.attname, _converter(f)) for f in model._meta.local_concrete_fields]
         assert model._meta.pk is not None
+        inherited = inherited_keys(model)
+        columns = [column for column, _a, _f in fields]
+        parents = tuple(
+            (f.column, f.attname, _converter(f))
+            for f in model._meta.concrete_fields
+            if f.model is not model and f.column not in columns and f.attname not in inherited
+        )
         plan = _PLANS[model] = _Plan(
             model._meta.pk.column,
             fields,
-            tuple(attname for _c, attname, _f in fields),
+            inherited + tuple(attname for _c, attname, _f in fields),
             _can_skip_init(model),
+            inherited,
+            columns.index(model._meta.pk.column),
+            parents,
+            tuple(f.attname for f in model._meta.concrete_fields) if inherited else (),
         )
     return plan
 
@@ -359,6 +395,8 @@ def rebuild(
         except (KeyError, ValidationError, ValueError, TypeError):
             pass
         else:
+            if plan.inherited:
+                image[:0] = [image[plan.pk_index]] * len(plan.inherited)
             return _new_instance(model, plan.attnames, image, using)
     pk_column, fields = plan.pk_column, plan.fields
     if pk_column not in row:
@@ -366,20 +404,25 @@ def rebuild(
             f"row image of {model._meta.label} has no primary key column {pk_column!r} "
             f"(columns: {sorted(row)})"
         )
-    names: list[str] = []
-    values: list[Any] = []
-    for column, attname, convert in fields:
+    # {attname: value}
+    found: dict[str, Any] = {}
+    for column, attname, convert in (*fields, *plan.parent_fields):
         if column not in row:
             continue
         value = row[column]
         try:
-            values.append(convert(value))
+            found[attname] = convert(value)
         except (ValidationError, ValueError, TypeError) as exc:
             raise EventDecodeError(
                 f"row image of {model._meta.label}: column {column!r} value "
                 f"{value!r} does not fit {attname!r}: {exc}"
             ) from exc
-        names.append(attname)
+    if plan.inherited:
+        pk_value = found[fields[plan.pk_index][1]]
+        found.update(dict.fromkeys(plan.inherited, pk_value))
+        # from_db() takes the values in the order of concrete_fields.
+        found = {attname: found[attname] for attname in plan.order if attname in found}
+    names, values = list(found), list(found.values())
     if not fast:
         return from_row_image(model, names, values, using)
     return _new_instance(model, names, values, using)
@@ -450,7 +493,7 @@ def _changed_values(
     model: type[models.Model], changes: Any, instance: models.Model
 ) -> dict[str, Any]:
     """Return ``{attname: new value}`` for the columns an FK action changed."""
-    by_column = {f.column: f for f in model._meta.concrete_fields}
+    by_column = {f.column: f for f in model._meta.local_concrete_fields}
     out: dict[str, Any] = {}
     for column in _load_json(changes) or {}:
         field = by_column.get(column)
