@@ -281,14 +281,20 @@ def _outcome(log: Path, expected: list[str]) -> dict[str, Any]:
     ("name", "settings_lines", "captured"), CONFIGS, ids=[c[0] for c in CONFIGS]
 )
 def test_quick_start_in_a_fresh_project(
-    venv: Path, tmp_path: Path, name: str, settings_lines: str, captured: bool
+    venv: Path,
+    tmp_path: Path,
+    django_db_blocker: Any,
+    name: str,
+    settings_lines: str,
+    captured: bool,
 ) -> None:
     db_name = f"rowsync_pkg_{uuid.uuid4().hex[:10]}"
     before = _snapshot(venv)
     project = tmp_path / "project"
     env = _make_project(venv, project, settings_lines, db_name)
     python = str(venv / "bin" / "python")
-    _create_database(db_name)
+    with django_db_blocker.unblock():  # the server's own database, not the test database
+        _create_database(db_name)
     try:
         _run([python, "manage.py", "makemigrations", "shop"], cwd=project, env=env)
         # makemigrations of every app must find nothing more to write (and write nowhere else)
@@ -315,7 +321,8 @@ def test_quick_start_in_a_fresh_project(
         if captured:
             assert facts["raw_deleted"], "the database should cascade the raw delete"
     finally:
-        _drop_database(db_name)
+        with django_db_blocker.unblock():
+            _drop_database(db_name)
     after = _snapshot(venv)
     changed = sorted(
         path for path in set(before) | set(after) if before.get(path) != after.get(path)
