@@ -17,11 +17,11 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import signals
 
 from rowsync import conf
-from rowsync.events.capture import is_captured, model_option
+from rowsync.events.capture import is_captured, model_option, reverse_relations
 from rowsync.events.receivers import mode_of
 from rowsync.ondelete.plan import Behaviour, field_behaviour, model_plan
 
@@ -119,13 +119,6 @@ def _delivery(model: type[models.Model]) -> tuple[bool, str]:
     return True, "+".join(modes)
 
 
-def _incoming(model: type[models.Model]) -> Iterator[Any]:
-    """Yield every foreign key pointing at ``model``'s table, hidden ones included."""
-    for rel in model._meta.get_fields(include_hidden=True):
-        if isinstance(rel, models.ForeignObjectRel) and (rel.one_to_many or rel.one_to_one):
-            yield rel.field
-
-
 def _behaviour(fk: Any) -> tuple[str, str]:
     behaviour: Behaviour | None = field_behaviour(fk) or model_plan(fk.model).behaviours.get(fk)
     if behaviour is not None and behaviour.supported:
@@ -170,7 +163,7 @@ class _Walk:
                     .values_list(link.attname, flat=True)
                 )
                 self.delete(parent, rows, depth, actor)
-        for fk in _incoming(concrete):
+        for fk in (rel.field for rel in reverse_relations(concrete)):
             self.follow(fk, fresh, depth + 1)
 
     def follow(self, fk: Any, pks: list[Any], depth: int) -> None:
@@ -247,10 +240,7 @@ def _table(graph: dict[str, Any]) -> Iterator[str]:
 
 def handle(command: BaseCommand, **options: Any) -> None:
     """Print the deletion graph of one row."""
-    using = options.get("database") or DEFAULT_DB_ALIAS
-    if using not in connections:
-        known = ", ".join(connections)
-        raise CommandError(f"unknown database alias {using!r}; known aliases: {known}")
+    using = options.get("database") or DEFAULT_DB_ALIAS  # the command checked the alias
     graph = explain(_model(options["label"]), options["pk"], using)
     if options.get("json"):
         command.stdout.write(json.dumps(graph, indent=2))

@@ -19,7 +19,6 @@ Values of the wrong shape select nothing; the system checks report them.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -64,19 +63,6 @@ def parse(value: object) -> Selection:
     ):
         return Selection(labels=frozenset(label.lower() for label in value))
     return Selection(valid=False)
-
-
-def normalise(selection: str | Iterable[str]) -> tuple[bool, frozenset[str]]:
-    """Return ``(all_models, labels)`` with every label lower-cased.
-
-    Args:
-        selection: ``"__all__"`` or an iterable of ``"app_label"`` / ``"app_label.ModelName"``.
-
-    Returns:
-        Whether every model is selected, and the lower-cased labels otherwise.
-    """
-    parsed = parse(selection if isinstance(selection, str) else tuple(selection))
-    return parsed.everything, parsed.labels
 
 
 def never_reason(model: type[Model]) -> str | None:

@@ -123,8 +123,6 @@ def capture_requested(model: type[models.Model]) -> bool:
     """
     if not _has_table(model):
         return False
-    if model._meta.app_label == "rowsync":
-        return False  # the event table's own deletes would record events forever
     option = model_option(model, "capture")
     if option is not None:
         return bool(option)
@@ -168,7 +166,7 @@ def cascade_closure(
     return seen
 
 
-# {(ROWSYNC_CAPTURE, models a delete removes rows of): whether it may record an event}
+# {(ROWSYNC_CAPTURE and its exclusions, models a delete removes rows of): may it record?}
 _MAY_RECORD: dict[tuple[str, frozenset[type[models.Model]]], bool] = {}
 
 
@@ -181,7 +179,7 @@ def may_record(start: Iterable[type[models.Model]]) -> bool:
     wanted = frozenset(start)
     if not wanted:
         return False
-    key = (repr(conf.capture_selection()), wanted)
+    key = (repr((conf.capture_selection(), conf.capture_exclude())), wanted)
     found = _MAY_RECORD.get(key)
     if found is None:
         found = _MAY_RECORD[key] = any(
