@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rowsync._patch import patches_applied
 from rowsync.events import receiver_delivery
 from rowsync.exceptions import RowsyncError
 from rowsync.identity import (
@@ -44,6 +45,7 @@ __all__ = [
     "discard_row",
     "flush",
     "identity_scope",
+    "patches_applied",
     "populate_existing",
     "receiver_delivery",
     "update_row",

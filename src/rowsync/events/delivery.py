@@ -30,7 +30,7 @@ from django.db import connections, models, transaction
 from django.db.models.deletion import Collector
 from django.db.models.signals import post_delete
 
-from rowsync import conf
+from rowsync import _patch, conf
 from rowsync.backends import get_backend, is_supported
 from rowsync.events import boxes as box_ops
 from rowsync.events import inbox, receivers
@@ -611,11 +611,11 @@ def _deleted_models(collector: Collector) -> set[type[models.Model]]:
     return found
 
 
-def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) -> Any:
+def _wrapped_delete(collector: Collector, proceed: Callable[[], Any]) -> Any:
     using = collector.using
     deleted = _deleted_models(collector)
     if not may_record(deleted) or not is_supported(connections[using]):
-        return original(collector)  # no capture trigger can fire: Django's queries only
+        return proceed()  # no capture trigger can fire: Django's queries only
     signalled = _signalled_keys(collector)
     modes = _modes_in_play()
     worker_only = modes <= {"worker"}
@@ -627,23 +627,18 @@ def _wrapped_delete(collector: Collector, original: Callable[[Collector], Any]) 
             models_deleted=deleted,
         ) as session:
             session.signalled = signalled
-            result = original(collector)
+            result = proceed()
         finish(session, getattr(collector, "origin", None), modes)
     return result
 
 
 def setup() -> None:
-    """Wrap ``Collector.delete`` once, when some model is captured (idempotent)."""
-    current = Collector.delete
-    if getattr(current, "_rowsync_capture", False):
-        return
+    """Add the capture session to ``Collector.delete``, when some model is captured."""
     if not captured_models():
         return
-
-    def delete(self: Collector) -> Any:
-        return _wrapped_delete(self, current)
-
-    delete._rowsync_capture = True  # type: ignore[attr-defined]
-    delete._rowsync_original = current  # type: ignore[attr-defined]
-    delete.__doc__ = current.__doc__
-    Collector.delete = delete  # type: ignore[method-assign]
+    _patch.add_delete_step(
+        "events.capture_session",
+        _wrapped_delete,
+        order=_patch.ORDER_CAPTURE,
+        feature="events",
+    )

@@ -17,7 +17,6 @@ delete that reaches foreign keys the database enforces, the wrapper
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Callable
 from functools import reduce
@@ -28,7 +27,7 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Model, Q, QuerySet, deletion
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
-from rowsync import conf
+from rowsync import _patch, conf
 from rowsync.backends import get_backend, is_supported
 from rowsync.backends.base import PROTECT_MARKER, SET_TARGET_MARKER
 from rowsync.ondelete import actions as a
@@ -270,43 +269,36 @@ def explain_collector(using: str, origin: Any) -> Collector:
     return collector
 
 
-def _wrap(original: Callable[[Collector], tuple[int, dict[str, int]]]) -> Any:
-    # functools.wraps copies the wrapped function's attributes, so that other wrappers'
-    # "already applied?" markers stay visible from the outside.
-    @functools.wraps(original)
-    def delete(self: Collector) -> tuple[int, dict[str, int]]:
-        if getattr(self, "rowsync_explain", False):
-            return original(self)
-        work = DeleteWork.prepare(self)
-        if work is None:
-            return original(self)
-        try:
-            with transaction.atomic(using=self.using):
-                extra = work.count() if conf.db_on_delete_counts() else Counter()
-                total, per_model = original(self)
-                work.check_restrict()
-        except (ProtectedError, RestrictedError):
+def _enforce(collector: Collector, proceed: Callable[[], tuple[int, dict[str, int]]]) -> Any:
+    """The on_delete step of ``Collector.delete`` (see :mod:`rowsync._patch`)."""
+    if getattr(collector, "rowsync_explain", False):
+        return proceed()
+    work = DeleteWork.prepare(collector)
+    if work is None:
+        return proceed()
+    try:
+        with transaction.atomic(using=collector.using):
+            extra = work.count() if conf.db_on_delete_counts() else Counter()
+            total, per_model = proceed()
+            work.check_restrict()
+    except (ProtectedError, RestrictedError):
+        raise
+    except DatabaseError as error:
+        work.restore_pks()
+        if not _is_refusal(error) or connections[collector.using].needs_rollback:
+            # Not the database refusing the delete (a deadlock, a lost connection,
+            # a timeout): the caller's own handling must see it unchanged, and the
+            # transaction may be unusable (InnoDB rolls a deadlocked one back whole).
             raise
-        except DatabaseError as error:
-            work.restore_pks()
-            if not _is_refusal(error) or connections[self.using].needs_rollback:
-                # Not the database refusing the delete (a deadlock, a lost connection,
-                # a timeout): the caller's own handling must see it unchanged, and the
-                # transaction may be unusable (InnoDB rolls a deadlocked one back whole).
-                raise
-            fallback = work.explain(error)
-            if fallback is None:
-                raise
-            return fallback.delete()
-        if extra:
-            merged = Counter(per_model)
-            merged.update(extra)
-            return total + sum(extra.values()), dict(merged)
-        return total, per_model
-
-    delete.rowsync_patched = True  # type: ignore[attr-defined]
-    delete.__wrapped__ = original
-    return delete
+        fallback = work.explain(error)
+        if fallback is None:
+            raise
+        return fallback.delete()
+    if extra:
+        merged = Counter(per_model)
+        merged.update(extra)
+        return total + sum(extra.values()), dict(merged)
+    return total, per_model
 
 
 def needs_patch() -> bool:
@@ -321,5 +313,6 @@ def patch_collector() -> None:
     skip = getattr(deletion, "SKIP_COLLECTION", None)
     if skip is not None and not isinstance(skip, _SkipCollection):
         deletion.SKIP_COLLECTION = _SkipCollection(skip)  # type: ignore[attr-defined]
-    if not getattr(Collector.delete, "rowsync_patched", False):
-        Collector.delete = _wrap(Collector.delete)  # type: ignore[method-assign]
+    _patch.add_delete_step(
+        "ondelete.enforce", _enforce, order=_patch.ORDER_ONDELETE, feature="ondelete"
+    )
