@@ -20,8 +20,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import signals
 
-from rowsync import conf
-from rowsync.events.capture import is_captured, model_option, reverse_relations
+from rowsync.events.capture import is_captured, reverse_relations
+from rowsync.events.plan import model_mode
 from rowsync.events.receivers import mode_of
 from rowsync.ondelete.plan import Behaviour, field_behaviour, model_plan
 
@@ -113,7 +113,7 @@ def _receivers(model: type[models.Model]) -> dict[str, list[str]]:
 def _delivery(model: type[models.Model]) -> tuple[bool, str]:
     if not is_captured(model):
         return False, "-"
-    default = model_option(model, "delivery") or conf.delivery_mode()
+    default = model_mode(model)
     post = signals.post_delete._live_receivers(model)[0]
     modes = sorted({mode_of(r, default) for r in post}) or [default]
     return True, "+".join(modes)

@@ -24,6 +24,7 @@ from django.db import models
 from django.db.models import ForeignObjectRel
 
 from rowsync import conf
+from rowsync.events.plan import MODES
 from rowsync.schema.objects import object_name
 from rowsync.selection import selects
 
@@ -45,7 +46,8 @@ __all__ = [
     "reverse_relations",
 ]
 
-DELIVERY_MODES = ("transaction", "on_commit", "worker")
+#: The delivery modes as the settings spell them (:class:`rowsync.events.plan.Mode`).
+DELIVERY_MODES: tuple[str, ...] = tuple(mode.value for mode in MODES)
 
 
 def _own_meta(model: type[models.Model]) -> Any:

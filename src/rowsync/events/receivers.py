@@ -8,7 +8,9 @@ whose mode is at or before it and after the event's ``delivered_through`` (the l
 that already called receivers), so every receiver runs once per event, in its own phase,
 or in the first later phase that runs (raw SQL deletes only ever reach the worker).
 
-This module knows no SQL; :mod:`rowsync.events.delivery` and the worker use it.
+The modes are :class:`rowsync.events.plan.Mode`. This module knows no SQL; every delivery
+path (in the transaction, on commit, the worker, replay) asks :func:`split` and sends
+through :mod:`rowsync.events.send`.
 """
 
 from __future__ import annotations
@@ -20,14 +22,9 @@ from typing import Any, TypeVar
 from asgiref.sync import async_to_sync
 from django.dispatch import Signal
 
-from rowsync.events.capture import DELIVERY_MODES
+from rowsync.events.plan import MODES, Mode, rank
 
 __all__ = ["MODES", "Split", "receiver_delivery", "split"]
-
-#: Delivery modes, in the order of their phases.
-MODES = DELIVERY_MODES
-#: {mode: rank}; ``""`` (no phase ran yet) ranks below every mode.
-RANK = {"": -1, **{mode: rank for rank, mode in enumerate(MODES)}}
 
 #: Attribute :func:`receiver_delivery` sets on the receiver.
 ATTRIBUTE = "_rowsync_delivery"
@@ -70,9 +67,9 @@ def receiver_delivery(mode: str) -> Callable[[F], F]:
     return decorate
 
 
-def declared_modes() -> frozenset[str]:
+def declared_modes() -> frozenset[Mode]:
     """Return the valid modes declared with :func:`receiver_delivery` so far."""
-    return frozenset(str(mode) for _name, mode in _declared if mode in MODES)
+    return frozenset(m for _name, mode in _declared if (m := Mode.parse(mode)) is not None)
 
 
 def invalid_declarations() -> list[tuple[str, object]]:
@@ -80,10 +77,9 @@ def invalid_declarations() -> list[tuple[str, object]]:
     return [(name, mode) for name, mode in _declared if mode not in MODES]
 
 
-def mode_of(receiver: Callable[..., Any], default: str) -> str:
+def mode_of(receiver: Callable[..., Any], default: Mode) -> Mode:
     """Return ``receiver``'s delivery mode: its own if valid, else ``default``."""
-    mode = getattr(receiver, ATTRIBUTE, None)
-    return mode if isinstance(mode, str) and mode in MODES else default
+    return Mode.parse(getattr(receiver, ATTRIBUTE, None)) or default
 
 
 def live_receivers(signal: Signal, sender: Any) -> list[tuple[Any, Callable[..., Any]]]:
@@ -109,7 +105,7 @@ class Split:
 
     everyone: bool
     now: tuple[Callable[..., Any], ...]
-    next_mode: str | None
+    next_mode: Mode | None
 
     @property
     def calls(self) -> bool:
@@ -118,7 +114,7 @@ class Split:
 
 
 def split(
-    signal: Signal, sender: Any, model_mode: str, delivered_through: str, phase: str
+    signal: Signal, sender: Any, model_mode: Mode, delivered_through: str, phase: Mode
 ) -> Split:
     """Split ``sender``'s receivers of ``signal`` between ``phase`` and later phases.
 
@@ -135,15 +131,15 @@ def split(
         this process lacks (``rowsync worker --import``); with no receiver here, the
         events go to the model's own phase (the identity map is updated there).
     """
-    low, high = RANK.get(delivered_through, -1), RANK[phase]
+    low, high = rank(delivered_through, -1), rank(phase)
     receivers = live_receivers(signal, sender)
-    ranks = [RANK.get(mode_of(r, model_mode), 0) for r, _call in receivers]
+    ranks = [rank(mode_of(r, model_mode)) for r, _call in receivers]
     now = tuple(
         call for (_r, call), rank in zip(receivers, ranks, strict=True) if low < rank <= high
     )
     later = {rank for rank in ranks if rank > high}
-    default = RANK.get(model_mode, 0)
-    if (model_mode == "worker" or not receivers) and default > high:
+    default = rank(model_mode)
+    if (model_mode == Mode.WORKER or not receivers) and default > high:
         later.add(default)
     return Split(
         everyone=len(now) == len(receivers) and bool(receivers),
