@@ -458,6 +458,16 @@ class PostgreSQLBackend(BaseBackend):
             )
         ]
 
+    # --- in-process delivery (rowsync.events.rebuild) -------------------------------------
+    def image_bytes(self, text: str) -> bytes:
+        """Return the bytes of a ``bytea`` value as ``to_jsonb`` spells it (``\\x`` + hex).
+
+        PostgreSQL's text output of ``bytea`` is the hex format
+        (https://www.postgresql.org/docs/current/datatype-binary.html); a payload written
+        by :func:`rowsync.events.handoff.event_payload` has plain hex.
+        """
+        return bytes.fromhex(text[2:] if text.startswith("\\x") else text)
+
 
 class PostgreSQLListener:
     """``LISTEN`` on a channel with psycopg 3's ``Connection.notifies()``.

@@ -20,7 +20,7 @@ def setup() -> None:
     from django.db.models.signals import post_migrate, pre_migrate
 
     from rowsync import schema
-    from rowsync.events import capture, checks, delivery, inbox, triggers, uninstall
+    from rowsync.events import capture, checks, inbox, session, triggers, uninstall
 
     schema.setup()
     schema.register_contributor(triggers.OWNER, triggers.capture_objects)
@@ -33,6 +33,6 @@ def setup() -> None:
     if not capture.captured_models():
         return  # nothing captured: leave Django alone
     schema.activate()
-    delivery.setup()
+    session.setup()
     inbox.include_in_flush()
     post_migrate.connect(inbox.forget_tables, dispatch_uid="rowsync.events.inbox.forget_tables")

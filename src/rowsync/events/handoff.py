@@ -28,7 +28,7 @@ from django.dispatch import Signal
 from django.utils.duration import duration_iso_string
 
 from rowsync.events import signals as rowsync_signals
-from rowsync.events.dispatch import rebuild
+from rowsync.events.rebuild import rebuild
 from rowsync.events.receivers import receiver_delivery
 
 __all__ = ["Enqueueable", "event_payload", "handoff", "instance_from_payload", "tasks_available"]
@@ -46,7 +46,7 @@ def tasks_available() -> bool:
 
 
 def _json(value: Any) -> Any:
-    """Return ``value`` as a JSON value :func:`rowsync.events.dispatch.rebuild` reads back."""
+    """Return ``value`` as a JSON value :func:`rowsync.events.rebuild.rebuild` reads back."""
     match value:
         case None | bool() | int() | float() | str():
             return value
@@ -110,7 +110,7 @@ def instance_from_payload(payload: Mapping[str, Any]) -> models.Model:
 
     Raises:
         LookupError: the model is no longer installed.
-        rowsync.events.dispatch.EventDecodeError: the row cannot be rebuilt.
+        rowsync.events.rebuild.EventDecodeError: the row cannot be rebuilt.
     """
     model = apps.get_model(payload["model"])
     instance = rebuild(model, payload["row"], payload["using"])

@@ -22,26 +22,29 @@ the event table (no inboxes).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connections, models
 
-from rowsync import conf
+from rowsync import _patch, conf
 from rowsync.backends import get_backend, is_supported
 from rowsync.events.capture import CaptureSpec, _spec, captured_models, cascade_closure
 
 __all__ = [
     "ceilings",
     "clear",
+    "drop_signalled",
     "forget_tables",
     "include_in_flush",
+    "lock",
     "move",
     "move_free",
     "pending_count",
     "present",
     "reachable",
     "specs",
+    "stamp",
 ]
 
 # {(vendor, ROWSYNC_CAPTURE): specs of the captured tables}
@@ -129,18 +132,81 @@ def _qn(using: str, name: str) -> str:
     return str(connections[using].ops.quote_name(name))
 
 
+def _one_row(using: str, sql: str) -> tuple[Any, ...]:
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql)
+        return tuple(cursor.fetchone() or ())
+
+
 def ceilings(using: str, boxes: Sequence[CaptureSpec]) -> dict[str, int]:
     """Return ``{inbox: highest rowsync_seq}`` of ``boxes`` (0 when empty), in one query."""
     if not boxes:
         return {}
-    seq = _qn(using, "rowsync_seq")
-    sql = "SELECT " + ", ".join(
-        f"(SELECT COALESCE(MAX({seq}), 0) FROM {_qn(using, box.inbox)})" for box in boxes
-    )
+    row = _one_row(using, get_backend(connections[using]).inbox_ceilings_sql(boxes))
+    return {box.inbox: int(value) for box, value in zip(boxes, row, strict=True)}
+
+
+# --- the session side: one capture session's rows, selected by ``where`` -------------------
+
+
+def drop_signalled(
+    using: str,
+    boxes: Sequence[CaptureSpec],
+    rows_of: Callable[[CaptureSpec], tuple[str, list[Any]]],
+    signalled: Iterable[tuple[str, str]],
+) -> None:
+    """Delete the rows ``{(model label, pk text)}`` (Django signalled them) from ``boxes``.
+
+    Args:
+        using: Database alias.
+        boxes: The inboxes.
+        rows_of: Returns the condition selecting the session's rows of an inbox.
+        signalled: The rows Django's collector sent ``post_delete`` for.
+    """
+    # {model label: [pk text]}
+    by_label: dict[str, list[str]] = {}
+    for label, pk_text in signalled:
+        by_label.setdefault(label, []).append(pk_text)
+    backend = get_backend(connections[using])
     with connections[using].cursor() as cursor:
-        cursor.execute(sql)
-        row = cursor.fetchone()
-    return {box.inbox: int(value) for box, value in zip(boxes, row or (), strict=True)}
+        for box in boxes:
+            pks = by_label.get(box.model_label)
+            if not pks:
+                continue
+            where, params = rows_of(box)
+            for start in range(0, len(pks), 500):
+                chunk = pks[start : start + 500]
+                cursor.execute(
+                    backend.inbox_delete_sql(box, where, pks=len(chunk)), [*params, *chunk]
+                )
+
+
+def stamp(
+    using: str,
+    box: CaptureSpec,
+    where: str,
+    params: Sequence[Any],
+    claim: str,
+    lease: int | None,
+    context: str | None,
+) -> None:
+    """Give the rows ``where`` of ``box`` a claim, lease and missing context."""
+    sql = get_backend(connections[using]).inbox_stamp_sql(box, where)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [claim, lease, lease, context, *params])
+
+
+def lock(using: str, box: CaptureSpec, where: str, params: Sequence[Any]) -> None:
+    """Lock the rows ``where`` of ``box`` until the transaction ends (no-op without locks)."""
+    sql = get_backend(connections[using]).rows_lock_sql(box.inbox, where)
+    if sql is None:
+        return
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, list(params))
+        cursor.fetchall()
+
+
+# --- moving rows into the event table ------------------------------------------------------
 
 
 def move(
@@ -194,12 +260,7 @@ def pending_count(using: str) -> int:
     boxes = present(using, specs(using))
     if not boxes:
         return 0
-    sql = "SELECT " + " + ".join(
-        f"(SELECT COUNT(*) FROM {_qn(using, box.inbox)})" for box in boxes
-    )
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql)
-        row = cursor.fetchone()
+    row = _one_row(using, get_backend(connections[using]).inbox_count_sql(boxes))
     return int(row[0]) if row else 0
 
 
@@ -215,16 +276,17 @@ def include_in_flush() -> None:
 
     ``flush`` empties the tables ``introspection.django_table_names(only_existing=True)``
     lists: the models' tables, ``rowsync_deleted_row`` included, but not the inboxes,
-    which no model owns. The wrapper adds the inboxes that exist (idempotent).
+    which no model owns. The patch (through :func:`rowsync._patch.apply`, once) adds the
+    inboxes that exist.
     """
     from django.db.backends.base.introspection import BaseDatabaseIntrospection
 
-    current = BaseDatabaseIntrospection.django_table_names
-    if getattr(current, "_rowsync_inboxes", False):
-        return
+    _patch.apply(BaseDatabaseIntrospection, "django_table_names", _with_inboxes, feature="events")
 
+
+def _with_inboxes(current: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def django_table_names(
-        self: BaseDatabaseIntrospection, only_existing: bool = False, include_views: bool = True
+        self: Any, only_existing: bool = False, include_views: bool = True
     ) -> list[str]:
         names = list(current(self, only_existing, include_views))
         if only_existing:
@@ -234,5 +296,4 @@ def include_in_flush() -> None:
                 names += [name for name in boxes if name in existing and name not in names]
         return names
 
-    django_table_names._rowsync_inboxes = True  # type: ignore[attr-defined]
-    BaseDatabaseIntrospection.django_table_names = django_table_names  # type: ignore[method-assign]
+    return django_table_names

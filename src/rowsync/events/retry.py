@@ -75,13 +75,9 @@ def is_permanent(exc: BaseException) -> bool:
     unknown model, row image without a primary key, a value that no longer fits its
     field) and for errors that say so with a true ``permanent`` attribute.
     """
-    if getattr(exc, "permanent", False) is True:
-        return True
-    try:
-        from rowsync.events.dispatch import EventDecodeError
-    except ImportError:  # pragma: no cover - the dispatcher ships with the worker
-        return False
-    return isinstance(exc, EventDecodeError)
+    from rowsync.events.rebuild import EventDecodeError
+
+    return getattr(exc, "permanent", False) is True or isinstance(exc, EventDecodeError)
 
 
 def describe_error(exc: BaseException) -> str:
