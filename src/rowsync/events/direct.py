@@ -26,7 +26,14 @@ from rowsync.events import context as context_module
 from rowsync.events import receivers
 from rowsync.events.capture import CaptureSpec
 from rowsync.events.plan import Mode, model_mode
-from rowsync.events.rebuild import build, fast_rebuild_ok, is_mapped, load_json, typed_plan
+from rowsync.events.rebuild import (
+    TypedPlan,
+    build,
+    fast_rebuild_ok,
+    is_mapped,
+    load_json,
+    typed_plan,
+)
 from rowsync.events.send import evict, send
 
 if TYPE_CHECKING:
@@ -95,46 +102,76 @@ def deliver_box(
     """
     connection = connections[using]
     backend = get_backend(connection)
-    plan = typed_plan(model, using, [c.column for c in box.columns])
-    default_ctx = load_json(context) if context is not None else None
+    columns = [c.column for c in box.columns]
+    plan = typed_plan(model, using, columns)
+    contexts = _Contexts(load_json(context) if context is not None else None)
     bad: list[Any] = []
     delivered = 0
-    push, pop = context_module.push_event_context, context_module.pop_event_context
-    # Rows of one delete share their context: decode it and make it current once per
-    # change, not once per row.
-    last_raw: Any = None
-    ctx = default_ctx
-    token = push(ctx)
     try:
         with connection.chunked_cursor() as cursor:
-            cursor.execute(
-                backend.inbox_select_sql(box, [c.column for c in box.columns], where), list(params)
-            )
+            cursor.execute(backend.inbox_select_sql(box, columns, where), list(params))
             while rows := cursor.fetchmany(conf.delivery_batch_size()):
                 delivered += len(rows)
-                # Receivers may connect or disconnect in a receiver: choose once per batch.
-                fast = fast_rebuild_ok(model)
-                calls = receivers.split(post_delete, model, model_mode(model), "", phase).now
-                mapped = is_mapped(model)
-                for ident, ctx_raw, *row in rows:
-                    try:
-                        values = plan.values(row)
-                    except (ValidationError, ValueError, TypeError):
-                        bad.append(ident)
-                        continue
-                    if ctx_raw != last_raw:
-                        last_raw = ctx_raw
-                        ctx = default_ctx if ctx_raw is None else load_json(ctx_raw)
-                        pop(token)
-                        token = push(ctx)
-                    instance = build(model, plan.attnames, values, using, fast=fast)
-                    instance._rowsync_context = ctx  # type: ignore[attr-defined]
-                    if mapped:
-                        evict(model, instance.pk, using)
-                    send(post_delete, model, instance, using, origin, only=calls, robust=False)
+                bad += _send_batch(model, plan, rows, using, origin, phase, contexts)
     finally:
-        pop(token)
+        contexts.close()
     if delivered:
         with connection.cursor() as cursor:
             cursor.execute(backend.inbox_delete_sql(box, where, keep=len(bad)), [*params, *bad])
+    return bad
+
+
+class _Contexts:
+    """The actor context of the rows being sent, made current for their receivers.
+
+    Rows of one delete share their context: it is decoded and made current once per
+    change, not once per row.
+    """
+
+    def __init__(self, default: Any) -> None:
+        self.default = self.value = default
+        self.raw: Any = None
+        self.token = context_module.push_event_context(default)
+
+    def current(self, raw: Any) -> Any:
+        """Return the decoded context of a row whose context column holds ``raw``."""
+        if raw != self.raw:
+            self.raw = raw
+            self.value = self.default if raw is None else load_json(raw)
+            context_module.pop_event_context(self.token)
+            self.token = context_module.push_event_context(self.value)
+        return self.value
+
+    def close(self) -> None:
+        """Restore the context in effect before."""
+        context_module.pop_event_context(self.token)
+
+
+def _send_batch(
+    model: type[models.Model],
+    plan: TypedPlan,
+    rows: Sequence[Sequence[Any]],
+    using: str,
+    origin: Any,
+    phase: Mode,
+    contexts: _Contexts,
+) -> list[Any]:
+    """Rebuild and send one batch of inbox rows; return the ids of rows not rebuilt."""
+    # Receivers may connect or disconnect in a receiver: choose once per batch.
+    fast = fast_rebuild_ok(model)
+    calls = receivers.split(post_delete, model, model_mode(model), "", phase).now
+    mapped = is_mapped(model)
+    bad: list[Any] = []
+    for ident, ctx_raw, *row in rows:
+        try:
+            values = plan.values(row)
+        except (ValidationError, ValueError, TypeError):
+            bad.append(ident)
+            continue
+        ctx = contexts.current(ctx_raw)
+        instance = build(model, plan.attnames, values, using, fast=fast)
+        instance._rowsync_context = ctx  # type: ignore[attr-defined]
+        if mapped:
+            evict(model, instance.pk, using)
+        send(post_delete, model, instance, using, origin, only=calls, robust=False)
     return bad

@@ -142,13 +142,7 @@ def deliver_one(
     """
     outcome = Outcome(event_id=event.id)
     try:
-        model = resolve_model(event)
-        row = load_json(event.row)
-        if not isinstance(row, dict):
-            raise EventDecodeError(f"event {event.id}: row image is not an object: {row!r}")
-        instance = rebuild(
-            model, row, using, fast=fast_rebuild_ok(model) if fast is None else fast
-        )
+        model, instance = _rebuild_event(event, using, fast)
     except EventDecodeError as exc:
         if not robust:
             raise
@@ -174,6 +168,23 @@ def deliver_one(
         robust=robust,
     )
     return outcome
+
+
+def _rebuild_event(
+    event: EventLike, using: str, fast: bool | None
+) -> tuple[type[models.Model], models.Model]:
+    """Return the model and the rebuilt instance of ``event``.
+
+    Raises:
+        EventDecodeError: the event cannot be decoded.
+    """
+    model = resolve_model(event)
+    row = load_json(event.row)
+    if not isinstance(row, dict):
+        raise EventDecodeError(f"event {event.id}: row image is not an object: {row!r}")
+    if fast is None:
+        fast = fast_rebuild_ok(model)
+    return model, rebuild(model, row, using, fast=fast)
 
 
 def deliver(events: Iterable[EventLike], using: str, origin: Any = None) -> list[Outcome]:
