@@ -25,6 +25,7 @@ from rowsync.backends import get_backend
 from rowsync.events import context as context_module
 from rowsync.events import receivers
 from rowsync.events.capture import CaptureSpec
+from rowsync.events.instances import new_instance
 from rowsync.events.plan import Mode, model_mode
 from rowsync.events.rebuild import (
     TypedPlan,
@@ -34,7 +35,7 @@ from rowsync.events.rebuild import (
     load_json,
     typed_plan,
 )
-from rowsync.events.send import evict, send
+from rowsync.events.send import evict, sender
 
 if TYPE_CHECKING:
     from rowsync.events.session import DeleteCapture
@@ -159,19 +160,36 @@ def _send_batch(
     """Rebuild and send one batch of inbox rows; return the ids of rows not rebuilt."""
     # Receivers may connect or disconnect in a receiver: choose once per batch.
     fast = fast_rebuild_ok(model)
-    calls = receivers.split(post_delete, model, model_mode(model), "", phase).now
+    send = sender(
+        post_delete,
+        model,
+        using,
+        origin,
+        receivers.split(post_delete, model, model_mode(model), "", phase).now,
+    )
     mapped = is_mapped(model)
+    converting, inherited, pk_position = plan.converting, plan.inherited, plan.pk_position
+    attnames = plan.attnames
     bad: list[Any] = []
-    for ident, ctx_raw, *row in rows:
+    ctx = contexts.value
+    # The hot loop of in-transaction delivery: TypedPlan.values and build are inlined.
+    for ident, ctx_raw, *values in rows:
         try:
-            values = plan.values(row)
+            for i, convert in converting:
+                values[i] = convert(values[i])
         except (ValidationError, ValueError, TypeError):
             bad.append(ident)
             continue
-        ctx = contexts.current(ctx_raw)
-        instance = build(model, plan.attnames, values, using, fast=fast)
+        if inherited:
+            values[:0] = [values[pk_position]] * inherited
+        if ctx_raw != contexts.raw:
+            ctx = contexts.current(ctx_raw)
+        if fast:
+            instance = new_instance(model, attnames, values, using)
+        else:
+            instance = build(model, attnames, values, using, fast=False)
         instance._rowsync_context = ctx  # type: ignore[attr-defined]
         if mapped:
             evict(model, instance.pk, using)
-        send(post_delete, model, instance, using, origin, only=calls, robust=False)
+        send(instance)
     return bad

@@ -337,19 +337,6 @@ class TypedPlan(NamedTuple):
     inherited: int
     pk_position: int
 
-    def values(self, row: Sequence[Any]) -> list[Any]:
-        """Return the attribute values of one inbox row (its image columns, in order).
-
-        Raises:
-            ValidationError, ValueError, TypeError: a value does not fit its field.
-        """
-        values = list(row)
-        for i, convert in self.converting:
-            values[i] = convert(values[i])
-        if self.inherited:
-            values[:0] = [values[self.pk_position]] * self.inherited
-        return values
-
 
 def _chain(converters: list[Callable[..., Any]], expression: Any, connection: Any) -> Converter:
     if len(converters) == 1:
