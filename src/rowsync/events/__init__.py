@@ -1,8 +1,9 @@
 """The events subsystem: capture deleted rows with triggers, deliver ``post_delete``.
 
-Public pieces: :func:`rowsync.events.dispatch.deliver` (used by the worker),
-:func:`rowsync.events.context.actor_context`, :func:`receiver_delivery` (a receiver's
-own delivery mode), the signals in
+Public pieces: :func:`rowsync.events.dispatch.deliver` and ``deliver_one`` (what the
+worker and replay call per event), :func:`rowsync.events.context.actor_context`,
+:func:`receiver_delivery` (a receiver's own delivery mode), the modes
+(:class:`rowsync.events.plan.Mode`), the signals in
 :mod:`rowsync.events.signals`, and the ``RowsyncMeta`` model options read by
 :mod:`rowsync.events.capture`.
 """
@@ -15,7 +16,7 @@ __all__ = ["receiver_delivery", "setup"]
 
 
 def setup() -> None:
-    """Register the capture contributor, the checks, the delete wrapper, flush (idempotent)."""
+    """Register the capture contributor, the checks, the delete step, flush (idempotent)."""
     from django.core import checks as django_checks
     from django.db.models.signals import post_migrate, pre_migrate
 
