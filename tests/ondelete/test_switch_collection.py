@@ -269,9 +269,10 @@ def test_a_generic_relation_keeps_the_collection():
 
 def test_counting_switched_off_keeps_the_collection_and_django_s_counts():
     parent, kids, _ = family(children=2, toys=1)
-    with override_settings(ROWSYNC_DB_ON_DELETE_COUNTS=False), receiving(
-        post_delete, Child
-    ) as calls:
+    with (
+        override_settings(ROWSYNC_DB_ON_DELETE_COUNTS=False),
+        receiving(post_delete, Child) as calls,
+    ):
         assert Child in collected(parent)
         with transaction.atomic():
             result = parent.delete()
@@ -292,3 +293,25 @@ def test_listing_collectors_still_see_every_child():
         collector = explain_collector("default", parent)
         collector.collect([parent])
     assert sorted(obj.pk for obj in collector.data[Child]) == sorted(k.pk for k in kids)
+
+
+def test_explain_says_which_relations_the_collector_still_loads():
+    from rowsync.explain import explain
+
+    parent, _, _ = family(children=2, toys=1)
+    Loose.objects.create(parent=parent, name="l")
+
+    def steps():
+        graph = explain(Parent, parent.pk, "default")
+        return {s["relation"]: (s["actor"], s["collected"]) for s in graph["steps"]}
+
+    with receiving(post_delete, Child, Loose):
+        found = steps()
+    assert found["swapp.Child.parent"] == ("database", False)
+    assert found["swapp.Toy.child"] == ("database", False)  # below a relation left alone
+    assert found["swapp.Loose.parent"] == ("database", True)  # not captured
+    with receiving(pre_delete, Child):
+        found = steps()
+    assert found["swapp.Child.parent"] == ("database", True)
+    # The Collector loads the children, but leaves their toys (no receiver) to the database.
+    assert found["swapp.Toy.child"] == ("database", False)
