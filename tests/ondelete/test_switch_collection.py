@@ -15,14 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models.deletion import Collector
 from django.db.models.signals import post_delete, pre_delete
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from rowsync.events import inbox
 from rowsync.models import DeletedRow
+from rowsync.ondelete.plan import build_plan
 from tests.swapp.models import (
     Base,
     Child,
@@ -315,3 +316,49 @@ def test_explain_says_which_relations_the_collector_still_loads():
     assert found["swapp.Child.parent"] == ("database", True)
     # The Collector loads the children, but leaves their toys (no receiver) to the database.
     assert found["swapp.Toy.child"] == ("database", False)
+
+
+@isolate_apps("tests.odapp")
+def test_the_plan_names_the_cascades_the_database_can_take_whole():
+    class Shop(models.Model):
+        __module__ = "tests.odapp.models"
+
+    class Order(models.Model):
+        __module__ = "tests.odapp.models"
+        shop = models.ForeignKey(Shop, models.CASCADE)
+
+    class Line(models.Model):
+        __module__ = "tests.odapp.models"
+        order = models.ForeignKey(Order, models.CASCADE)
+        parent = models.ForeignKey("self", models.CASCADE, null=True)
+
+    class Audit(models.Model):
+        __module__ = "tests.odapp.models"
+        line = models.ForeignKey(Line, models.DO_NOTHING)
+
+    class Invoice(models.Model):
+        __module__ = "tests.odapp.models"
+        shop = models.ForeignKey(Shop, models.CASCADE)
+
+    class Reminder(models.Model):
+        __module__ = "tests.odapp.models"
+        invoice = models.ForeignKey(Invoice, models.SET_NULL, null=True)
+
+    class Venue(models.Model):
+        __module__ = "tests.odapp.models"
+        shop = models.ForeignKey(Shop, models.CASCADE)
+
+    class Stage(Venue):
+        __module__ = "tests.odapp.models"
+
+    plan = build_plan(Shop._meta.apps, "__all__")
+    field = Order._meta.get_field("shop")
+    assert plan.cascade_subtree(field) == {Order, Line}
+    assert plan.cascade_subtree(Line._meta.get_field("parent")) == {Line}
+    # SET_NULL into the invoices is Django's work on ORM deletes.
+    assert plan.cascade_subtree(Invoice._meta.get_field("shop")) is None
+    # Venue is an MTI parent: Django deletes the Stage half of its rows.
+    assert plan.cascade_subtree(Venue._meta.get_field("shop")) is None
+    # Not a CASCADE: nothing to leave to the database.
+    assert plan.cascade_subtree(Reminder._meta.get_field("invoice")) is None
+    assert plan.cascade_subtree(Audit._meta.get_field("line")) is None
