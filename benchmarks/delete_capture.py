@@ -144,6 +144,14 @@ def prepare(
                 [pid, children],
             )
         else:
+            if connection.vendor == "mysql":
+                # The recursive generator below runs one iteration per child.
+                variable = (
+                    "max_recursive_iterations"
+                    if connection.mysql_is_mariadb
+                    else "cte_max_recursion_depth"
+                )
+                cursor.execute(f"SET SESSION {variable} = %s", [children + 1])
             cursor.execute(
                 f"INSERT INTO {q(child)} (parent_id, name, amount, created) "
                 "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %s) "

@@ -70,15 +70,20 @@ def configure(engine: str, name: str | None) -> None:
 
 
 def set_triggers(on: bool) -> None:
-    """Install or remove the capture triggers (and inbox) of the child table."""
+    """Install or remove the capture objects of the child (and its inbox).
+
+    The parent's table gets one too on MariaDB, where InnoDB's cascade fires no trigger:
+    the parent's trigger records the children before the cascade removes them.
+    """
     from django.db import connection
 
-    from benchmarks.models import SwitchChild
+    from benchmarks.models import SwitchChild, SwitchParent
     from rowsync.backends import get_backend
     from rowsync.events.triggers import capture_objects
     from rowsync.schema import install_objects, uninstall_objects
 
-    objects = capture_objects(SwitchChild, get_backend(connection))
+    backend = get_backend(connection)
+    objects = capture_objects(SwitchChild, backend) + capture_objects(SwitchParent, backend)
     uninstall_objects(connection, objects)
     if on:
         install_objects(connection, objects, missing_only=False)
