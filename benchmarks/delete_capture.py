@@ -81,7 +81,7 @@ def _status(key: str) -> int:
     return 0
 
 
-def create_schema() -> None:
+def create_schema(parent: str = "bench_cap_parent", child: str = "bench_cap_child") -> None:
     """(Re)create the two tables with an ``ON DELETE CASCADE`` foreign key."""
     from django.db import connection
 
@@ -95,20 +95,16 @@ def create_schema() -> None:
     if connection.vendor == "sqlite":
         ts = "datetime"
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {q('bench_cap_child')}")
-        cursor.execute(f"DROP TABLE IF EXISTS {q('bench_cap_parent')}")
+        cursor.execute(f"DROP TABLE IF EXISTS {q(child)}")
+        cursor.execute(f"DROP TABLE IF EXISTS {q(parent)}")
+        cursor.execute(f"CREATE TABLE {q(parent)} (id {pk}, name varchar(32) NOT NULL)")
         cursor.execute(
-            f"CREATE TABLE {q('bench_cap_parent')} (id {pk}, name varchar(32) NOT NULL)"
-        )
-        cursor.execute(
-            f"CREATE TABLE {q('bench_cap_child')} (id {pk}, "
-            f"parent_id bigint NOT NULL REFERENCES {q('bench_cap_parent')} (id) "
+            f"CREATE TABLE {q(child)} (id {pk}, "
+            f"parent_id bigint NOT NULL REFERENCES {q(parent)} (id) "
             "ON DELETE CASCADE, name varchar(32) NOT NULL, amount integer NOT NULL, "
             f"created {ts} NOT NULL)"
         )
-        cursor.execute(
-            f"CREATE INDEX bench_cap_child_parent ON {q('bench_cap_child')} (parent_id)"
-        )
+        cursor.execute(f"CREATE INDEX {child}_parent ON {q(child)} (parent_id)")
 
 
 def set_triggers(on: bool) -> None:
@@ -126,7 +122,9 @@ def set_triggers(on: bool) -> None:
         install_objects(connection, objects, missing_only=False)
 
 
-def prepare(children: int) -> int:
+def prepare(
+    children: int, parent: str = "bench_cap_parent", child: str = "bench_cap_child"
+) -> int:
     """Insert one parent with ``children`` children (set-based SQL); return its id."""
     from django.db import connection, transaction
 
@@ -135,26 +133,34 @@ def prepare(children: int) -> int:
     q = connection.ops.quote_name
     with transaction.atomic(), connection.cursor() as cursor:
         DeletedRow.objects.all().delete()
-        cursor.execute(f"DELETE FROM {q('bench_cap_parent')}")
-        cursor.execute(f"INSERT INTO {q('bench_cap_parent')} (name) VALUES ('p')")
-        cursor.execute(f"SELECT MAX(id) FROM {q('bench_cap_parent')}")
+        cursor.execute(f"DELETE FROM {q(parent)}")
+        cursor.execute(f"INSERT INTO {q(parent)} (name) VALUES ('p')")
+        cursor.execute(f"SELECT MAX(id) FROM {q(parent)}")
         (pid,) = cursor.fetchone()
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"INSERT INTO {q('bench_cap_child')} (parent_id, name, amount, created) "
+                f"INSERT INTO {q(child)} (parent_id, name, amount, created) "
                 "SELECT %s, 'child ' || g, g, now() FROM generate_series(1, %s) g",
                 [pid, children],
             )
         else:
+            if connection.vendor == "mysql":
+                # The recursive generator below runs one iteration per child.
+                variable = (
+                    "max_recursive_iterations"
+                    if connection.mysql_is_mariadb
+                    else "cte_max_recursion_depth"
+                )
+                cursor.execute(f"SET SESSION {variable} = %s", [children + 1])
             cursor.execute(
-                f"INSERT INTO {q('bench_cap_child')} (parent_id, name, amount, created) "
+                f"INSERT INTO {q(child)} (parent_id, name, amount, created) "
                 "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %s) "
                 "SELECT %s, 'child', n, CURRENT_TIMESTAMP FROM g",
                 [children, pid],
             )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {q('bench_cap_child')}")
+            cursor.execute(f"ANALYZE {q(child)}")
     return int(pid)
 
 

@@ -74,3 +74,51 @@ class CapChildDb(models.Model):
 
     class RowsyncMeta:
         capture = True
+
+
+# --- the project-wide switch (benchmarks/switch.py) ---
+# Two model views of the same two tables (raw DDL, ON DELETE CASCADE). The "Plain" pair is
+# plain Django: no rowsync selection, no capture. ``SwitchChild`` is selected by
+# ``ROWSYNC_DB_ON_DELETE = ["benchmarks.SwitchChild"]`` and captured: the database
+# enforces its Python ``CASCADE`` and rowsync delivers its post_delete.
+
+
+class SwitchParentPlain(models.Model):
+    name = models.CharField(max_length=32)
+
+    class Meta:
+        managed = False
+        db_table = "bench_sw_parent"
+
+
+class SwitchChildPlain(models.Model):
+    parent = models.ForeignKey(SwitchParentPlain, on_delete=models.CASCADE, db_constraint=False)
+    name = models.CharField(max_length=32)
+    amount = models.IntegerField()
+    created = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "bench_sw_child"
+
+
+class SwitchParent(models.Model):
+    name = models.CharField(max_length=32)
+
+    class Meta:
+        managed = False
+        db_table = "bench_sw_parent"
+
+
+class SwitchChild(models.Model):
+    parent = models.ForeignKey(SwitchParent, on_delete=models.CASCADE)
+    name = models.CharField(max_length=32)
+    amount = models.IntegerField()
+    created = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "bench_sw_child"
+
+    class RowsyncMeta:
+        capture = True

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "tests.evapp",
     "tests.ormapp",
     "tests.fuzzapp",
+    "tests.swapp",
 ]
 AUTH_USER_MODEL = "blog.UserInfo"
 MIDDLEWARE: list[str] = []
@@ -36,3 +37,8 @@ ROWSYNC_IDENTITY_MAP = ["blog", "ormapp", "testapp.Note", "testapp.NoteProxy"]
 # The example blog's migrations are made with its own settings: keep its rowsync
 # selection identical here so the suite runs the same triggers (test_migrations_current).
 ROWSYNC_CAPTURE = ["blog.Article"]
+# The project-wide switch, on one app (tests/ondelete/test_switch_collection.py).
+ROWSYNC_DB_ON_DELETE = ["swapp"]
+# Generic notes point at contenttypes, an installed package; a generic owner's cascade
+# would stay at the Python level anyway (rowsync.W112): both left to Django.
+ROWSYNC_DB_ON_DELETE_EXCLUDE = ["swapp.GNote", "swapp.Doc"]

@@ -10,9 +10,13 @@ from rowsync import _patch
 
 def test_collector_delete_is_wrapped_once_with_ordered_steps() -> None:
     applied = [p for p in rowsync.patches_applied() if p.owner is Collector]
-    assert [p.name for p in applied] == ["delete"]
+    # delete() once for every feature; related_objects() for on_delete alone (it leaves
+    # the children of a project-wide CASCADE to the database).
+    assert sorted(p.name for p in applied) == ["delete", "related_objects"]
     record = _patch.record_of(Collector.__dict__["delete"])
-    assert record is applied[0]
+    assert record in applied and record.name == "delete"
+    hook = _patch.record_of(Collector.__dict__["related_objects"])
+    assert hook is not None and hook.feature == "ondelete"
     assert record.target == "django.db.models.deletion.Collector.delete"
     steps = _patch.delete_steps()
     # The test settings switch both features on: on_delete outside the capture session.

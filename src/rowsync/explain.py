@@ -19,10 +19,12 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import signals
+from django.db.models.deletion import Collector
 
 from rowsync.events.capture import is_captured, reverse_relations
 from rowsync.events.plan import model_mode
 from rowsync.events.receivers import mode_of
+from rowsync.ondelete.collection import leaves_to_database
 from rowsync.ondelete.plan import Behaviour, field_behaviour, model_plan
 
 HELP = (
@@ -46,6 +48,11 @@ class Step:
             ``RESTRICT``, ``DO_NOTHING``.
         actor: ``database`` or ``django`` (Django's Collector, in Python).
         rows: Rows of the relation that point at the rows being deleted.
+        collected: Whether Django's Collector still loads these rows on an ORM delete
+            (and sends their signals itself): always for actor ``django``; for a
+            relation ``ROWSYNC_DB_ON_DELETE`` or a chain promotes, unless the Collector
+            leaves it to the database (:mod:`rowsync.ondelete.collection`); never for
+            ``DB_*`` values.
     """
 
     depth: int
@@ -53,6 +60,7 @@ class Step:
     action: str
     actor: str
     rows: int
+    collected: bool = True
 
 
 @dataclass
@@ -119,12 +127,12 @@ def _delivery(model: type[models.Model]) -> tuple[bool, str]:
     return True, "+".join(modes)
 
 
-def _behaviour(fk: Any) -> tuple[str, str]:
+def _behaviour(fk: Any) -> tuple[str, str, Behaviour | None]:
     behaviour: Behaviour | None = field_behaviour(fk) or model_plan(fk.model).behaviours.get(fk)
     if behaviour is not None and behaviour.supported:
-        return behaviour.operation.upper(), "database"
+        return behaviour.operation.upper(), "database", behaviour
     name = getattr(fk.remote_field.on_delete, "__name__", "SET")
-    return name.upper(), "django"
+    return name.upper(), "django", None
 
 
 class _Walk:
@@ -145,7 +153,14 @@ class _Walk:
             )
         return self.reports[label]
 
-    def delete(self, model: type[models.Model], pks: list[Any], depth: int, actor: str) -> None:
+    def delete(
+        self,
+        model: type[models.Model],
+        pks: list[Any],
+        depth: int,
+        actor: str,
+        collected: bool = True,
+    ) -> None:
         concrete = model._meta.concrete_model or model
         fresh = [pk for pk in pks if (concrete._meta.label, pk) not in self.seen]
         if not fresh or depth > MAX_DEPTH:
@@ -162,11 +177,12 @@ class _Walk:
                     .filter(pk__in=fresh)
                     .values_list(link.attname, flat=True)
                 )
-                self.delete(parent, rows, depth, actor)
+                self.delete(parent, rows, depth, actor, collected)
         for fk in (rel.field for rel in reverse_relations(concrete)):
-            self.follow(fk, fresh, depth + 1)
+            self.follow(fk, fresh, depth + 1, collected)
 
-    def follow(self, fk: Any, pks: list[Any], depth: int) -> None:
+    def follow(self, fk: Any, pks: list[Any], depth: int, collected: bool = True) -> None:
+        """Count ``fk``'s rows pointing at ``pks``; ``collected``: Django holds ``pks``."""
         related = fk.model
         target = fk.target_field.attname if hasattr(fk, "target_field") else "pk"
         values = pks
@@ -180,11 +196,17 @@ class _Walk:
         count = rows.count()
         if count == 0:
             return
-        action, actor = _behaviour(fk)
-        self.steps.append(Step(depth, f"{related._meta.label}.{fk.name}", action, actor, count))
+        action, actor, behaviour = _behaviour(fk)
+        if behaviour is not None and behaviour.python_skips:
+            collected = False  # a DB_* value: the Collector never looks
+        elif collected and behaviour is not None:
+            collected = not leaves_to_database(Collector(using=self.using), [fk])
+        self.steps.append(
+            Step(depth, f"{related._meta.label}.{fk.name}", action, actor, count, collected)
+        )
         if action == "CASCADE":
             keys = list(rows.values_list("pk", flat=True)[:MAX_KEYS])
-            self.delete(related, keys, depth, actor)
+            self.delete(related, keys, depth, actor, collected)
         elif action.startswith("SET"):
             self.report(related).changed += count
 
@@ -214,8 +236,12 @@ def _table(graph: dict[str, Any]) -> Iterator[str]:
     yield f"Deleting {graph['model']} pk={graph['pk']} on {graph['database']!r}:"
     for step in graph["steps"]:
         indent = "  " * step["depth"]
+        # A promoted relation the Collector still loads on ORM deletes (signals by Django).
+        python = (
+            " (Collector loads them)" if step["actor"] == "database" and step["collected"] else ""
+        )
         yield (
-            f"{indent}{step['relation']}: {step['action']} by {step['actor']}, "
+            f"{indent}{step['relation']}: {step['action']} by {step['actor']}{python}, "
             f"{step['rows']} row(s)"
         )
     yield ""

@@ -10,9 +10,29 @@ worker and replay call per event), :func:`rowsync.events.context.actor_context`,
 
 from __future__ import annotations
 
+from django.db.models import Model
+
 from rowsync.events.receivers import receiver_delivery
 
-__all__ = ["receiver_delivery", "setup"]
+__all__ = ["delivers_post_delete", "receiver_delivery", "setup"]
+
+
+def delivers_post_delete(model: type[Model]) -> bool:
+    """Return whether rowsync sends ``post_delete`` for rows the database deletes from ``model``.
+
+    True when ORM deletes run in a capture session and ``model`` is captured with every
+    column in its row image (no ``capture_exclude``): its receivers get an instance as
+    complete as the one Django's Collector would have loaded. The on_delete side asks
+    this before leaving a cascade to the database (:mod:`rowsync.ondelete.collection`).
+    """
+    from rowsync import _patch
+    from rowsync.events.capture import excluded_fields, is_captured
+
+    return (
+        "events.capture_session" in _patch.delete_steps()
+        and is_captured(model)
+        and not excluded_fields(model)
+    )
 
 
 def setup() -> None:

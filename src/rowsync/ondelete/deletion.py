@@ -31,6 +31,7 @@ from rowsync import _patch, conf
 from rowsync.backends import get_backend, is_supported
 from rowsync.backends.base import PROTECT_MARKER, SET_TARGET_MARKER
 from rowsync.ondelete import actions as a
+from rowsync.ondelete.collection import left_to_database, patch_related_objects
 from rowsync.ondelete.errors import SetTargetMissing
 from rowsync.ondelete.plan import Plan, get_plan, model_plan
 
@@ -74,6 +75,8 @@ class DeleteWork:
         self.touched: set[type[Model]] = {_concrete(m) for m, _ in self.rows} | {
             _concrete(qs.model) for qs in self.querysets
         }
+        # {field}: setting/chain cascades the Collector left to the database.
+        self.left = left_to_database(collector)
 
     @classmethod
     def prepare(cls, collector: Collector) -> DeleteWork | None:
@@ -118,7 +121,7 @@ class DeleteWork:
             behaviour = self.plan.behaviours[field]
             if behaviour.operation != a.CASCADE or not behaviour.rowsync_compiles:
                 continue  # Django counts its own DB_CASCADE rows (as zero) itself.
-            if from_python and not behaviour.python_skips:
+            if from_python and not (behaviour.python_skips or field in self.left):
                 continue  # Django's Collector deletes these rows itself.
             fields.append(field)
         return fields
@@ -309,10 +312,14 @@ def needs_patch() -> bool:
 
 
 def patch_collector() -> None:
-    """Wrap ``Collector.delete`` and widen 6.1's ``SKIP_COLLECTION`` (idempotent)."""
+    """Wrap ``Collector.delete``, widen 6.1's ``SKIP_COLLECTION``, hook ``related_objects``.
+
+    Idempotent.
+    """
     skip = getattr(deletion, "SKIP_COLLECTION", None)
     if skip is not None and not isinstance(skip, _SkipCollection):
         deletion.SKIP_COLLECTION = _SkipCollection(skip)  # type: ignore[attr-defined]
+    patch_related_objects()
     _patch.add_delete_step(
         "ondelete.enforce", _enforce, order=_patch.ORDER_ONDELETE, feature="ondelete"
     )
