@@ -596,6 +596,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"not one of the leg's modules: {', '.join(unknown)}")
     if args.update and (args.modules or args.patterns):
         parser.error("--update needs the whole leg: no modules or -k")
+    if args.update and args.delivery != "transaction":
+        # The lists hold the differences of transaction delivery (docs/compatibility.md).
+        parser.error("--update needs --delivery transaction: the lists are measured with it")
     return args
 
 

@@ -105,7 +105,7 @@ class RecordingRunner(DiscoverRunner):
 
     def run_checks(self, databases: Any) -> None:
         # runtests.py replaces SILENCED_SYSTEM_CHECKS; add back the leg's own.
-        extra = getattr(settings, "ROWSYNC_DJSUITE_SILENCED", [])
+        extra = getattr(settings, "DJSUITE_SILENCED", [])
         settings.SILENCED_SYSTEM_CHECKS = [*settings.SILENCED_SYSTEM_CHECKS, *extra]
         super().run_checks(databases)
 

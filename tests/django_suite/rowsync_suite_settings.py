@@ -54,7 +54,7 @@ SILENCED_SYSTEM_CHECKS = [
     check_id for check_id in os.environ.get("ROWSYNC_DJSUITE_SILENCE", "").split(",") if check_id
 ]
 # runtests.py overwrites SILENCED_SYSTEM_CHECKS with its own list; the runner adds these back.
-ROWSYNC_DJSUITE_SILENCED = list(SILENCED_SYSTEM_CHECKS)
+DJSUITE_SILENCED = list(SILENCED_SYSTEM_CHECKS)
 
 if CONFIG in ("identity", "all"):
     ROWSYNC_IDENTITY_MAP = "__all__"

@@ -143,3 +143,11 @@ def test_a_run_that_crashes_after_starting_fails_and_is_not_a_cannot_start(ds, l
     ds.compare(leg, crashed, complete=True)
     assert (leg.status, leg.new) == ("CRASHED", ["CRASHED"])
     assert ds.leg_failed(leg)
+
+
+def test_update_refuses_another_delivery_than_the_lists(ds, capsys):
+    # The lists are measured with transaction delivery; another mode must not rewrite them.
+    with pytest.raises(SystemExit):
+        ds.parse_args(["--update", "--delivery", "on_commit"])
+    assert "--delivery" in capsys.readouterr().err
+    assert ds.parse_args(["--delivery", "on_commit"]).delivery == "on_commit"

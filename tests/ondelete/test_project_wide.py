@@ -147,3 +147,35 @@ def test_warnings_only_for_the_checked_apps():
     with override_settings(ROWSYNC_DB_ON_DELETE="__all__"):
         messages = check_models([apps.get_app_config("odapp")])
     assert all(m.obj.model._meta.app_label == "odapp" for m in messages)
+
+
+@isolate_apps("tests.odapp")
+def test_self_referencing_set_stays_python_level_under_all_where_a_trigger_cannot_run_it():
+    from rowsync.backends import offline_backend
+    from rowsync.ondelete.checks import self_reference_messages
+
+    class Node(models.Model):
+        __module__ = "tests.odapp.models"
+        # Python's SET_DEFAULT, selected by "__all__" only.
+        parent = models.ForeignKey("self", models.SET_DEFAULT, null=True, default=None)
+
+    class Tree(models.Model):
+        __module__ = "tests.odapp.models"
+        # An explicit database choice the engine cannot run.
+        up = models.ForeignKey("self", rowsync.DB_SET(None), null=True, related_name="+")
+        top = models.ForeignKey("self", rowsync.DB_SET_DEFAULT, null=True, default=None)
+
+    plan = build_plan(Node._meta.apps, "__all__")
+    selected = _models(Node)
+    # MariaDB/MySQL: a trigger cannot update its own table.
+    mysql = {
+        (m.id, f"{m.obj.model.__name__}.{m.obj.name}"): m
+        for m in self_reference_messages(plan, selected, offline_backend("mysql"), "MariaDB")
+    }
+    assert set(mysql) == {("rowsync.W115", "Node.parent"), ("rowsync.E037", "Tree.top")}
+    warning = mysql["rowsync.W115", "Node.parent"]
+    assert warning.level == checks.WARNING
+    assert "Node.parent" in warning.msg and "MariaDB" in warning.msg and warning.hint
+    # Engines whose triggers may update their own table enforce both.
+    for vendor in ("sqlite", "postgresql"):
+        assert self_reference_messages(plan, selected, offline_backend(vendor), vendor) == []

@@ -110,3 +110,55 @@ def test_migrations_app_must_be_an_app_of_the_project(make_project, value, code)
     result = project.manage("check", check=False)
     assert result.returncode != 0
     assert code in result.stderr
+
+
+SHOP_WITH_USER = """
+from django.conf import settings
+from django.db import models
+
+
+class Wishlist(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+"""
+
+
+def test_capture_below_an_installed_package_needs_no_migrations_app(make_project):
+    # Only shop is switched on: the database cascades from auth_user into shop_wishlist.
+    # Where FK actions fire no triggers (MariaDB), capturing Wishlist needs a trigger on
+    # auth_user; it exists for Wishlist's sake, so shop's migrations hold it.
+    project = make_project(
+        'ROWSYNC_CAPTURE = ["shop"]\nROWSYNC_DB_ON_DELETE = ["shop"]\n', models=SHOP_WITH_USER
+    )
+    before = installed(project)
+    result = project.manage("check", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "rowsync.E130" not in result.stderr
+    project.manage("makemigrations")
+    assert written_outside(project, before) == []
+    migrations = sorted((project.root / "shop" / "migrations").glob("0*.py"))
+    text = "\n".join(path.read_text() for path in migrations)
+    assert "rowsync_cc_auth_user_" in text  # MariaDB's trigger on the parent table
+    assert "app_label='auth'" not in text  # owned by shop.Wishlist, not by auth.User
+    project.manage("migrate")
+    assert written_outside(project, before) == []
+    assert "no drift" in project.manage("rowsync", "check").stdout
+    # A raw delete of a user cascades in the database and the wishlist row is recorded.
+    out = project.python(
+        """
+        from django.contrib.auth.models import User
+        from django.db import connection, transaction
+        from rowsync.events import inbox
+        from rowsync.models import DeletedRow
+        from shop.models import Wishlist
+        Wishlist.objects.create(owner=User.objects.create(username="u"))
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM auth_user")
+        with transaction.atomic():
+            inbox.move_free("default", 10**9)  # engines with inbox tables
+        events = DeletedRow.objects.filter(model_label="shop.wishlist")
+        print(Wishlist.objects.count(), events.count())
+        """
+    )
+    assert out.split()[-2:] == ["0", "1"]
+    check = project.manage("makemigrations", "--check", "--dry-run", check=False)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -11,11 +11,13 @@ from django.core import checks
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connections
 
-from rowsync.backends import get_backend, is_supported
+from rowsync import conf
+from rowsync.backends import BaseBackend, get_backend, is_supported
 from rowsync.ondelete import actions as a
 from rowsync.ondelete.drift import Difference, differences
 from rowsync.ondelete.plan import Plan, get_plan
 from rowsync.schema import OPTION, app_has_migrations
+from rowsync.selection import selects
 
 
 def _models(app_configs: Sequence[AppConfig] | None) -> set[Any]:
@@ -126,6 +128,68 @@ def plan_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
     return errors
 
 
+def self_reference_messages(
+    plan: Plan, selected: set[Any], backend: BaseBackend, engine: str
+) -> list[checks.CheckMessage]:
+    """rowsync.E037/W115: SET / SET_DEFAULT on a self-referencing foreign key, by trigger.
+
+    Where the engine runs SET / SET_DEFAULT in a trigger of the referenced table and a
+    trigger may not update its own table (MariaDB/MySQL), a self-referencing foreign key
+    cannot be enforced with them. No object is compiled for it there
+    (:func:`rowsync.ondelete.compile.compile_field`), so Django's Collector keeps doing it
+    on ORM deletes. Chosen explicitly (a ``DB_*`` value, or below one) that is an error;
+    taken only because ``ROWSYNC_DB_ON_DELETE`` selects the model, a warning that names it.
+
+    Args:
+        plan: The plan of the app registry.
+        selected: The models to report on.
+        backend: The engine's backend.
+        engine: The engine's name for the message (``connection.display_name``).
+    """
+    if backend.trigger_may_modify_own_table:
+        return []
+    selection, exclude = conf.db_on_delete_selection(), conf.db_on_delete_exclude()
+    messages: list[checks.CheckMessage] = []
+    for field, behaviour in plan.behaviours.items():
+        if (
+            field.model not in selected
+            or not behaviour.rowsync_compiles
+            or behaviour.operation not in (a.SET, a.SET_DEFAULT)
+            or field.remote_field.model._meta.concrete_model
+            is not field.model._meta.concrete_model
+        ):
+            continue
+        where = f"{field.model._meta.label}.{field.name}"
+        if behaviour.source == "setting" or (
+            behaviour.source == "chain" and selects(selection, field.model, exclude)
+        ):
+            messages.append(
+                checks.Warning(
+                    f"{where} stays at the Python level on {engine} although "
+                    f"ROWSYNC_DB_ON_DELETE selects it: {engine} cannot run "
+                    f"{behaviour.operation} on a self-referencing foreign key (a trigger "
+                    "cannot update its own table).",
+                    hint="Django's Collector handles it as without rowsync (ORM deletes "
+                    "only; a raw DELETE of a referenced row is refused by the foreign key). "
+                    "Silence this id, or leave the model out with "
+                    "ROWSYNC_DB_ON_DELETE_EXCLUDE.",
+                    obj=field,
+                    id="rowsync.W115",
+                )
+            )
+            continue
+        messages.append(
+            checks.Error(
+                f"{where}: {engine} cannot run {behaviour.operation} on a self-referencing "
+                "foreign key (a trigger cannot update its own table).",
+                hint="Use DB_SET_NULL or DB_CASCADE, or keep Python's SET_DEFAULT.",
+                obj=field,
+                id="rowsync.E037",
+            )
+        )
+    return messages
+
+
 #: True while ``migrate`` runs its system checks (see :func:`patch_migrate_checks`).
 MIGRATING: ContextVar[bool] = ContextVar("rowsync_migrating", default=False)
 
@@ -184,36 +248,20 @@ def check_drift(
     databases: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> list[checks.CheckMessage]:
-    """rowsync.E040/W041: the database lacks (or has extra) rowsync objects; E037 MySQL.
+    """rowsync.E040/W041: the database lacks (or has extra) rowsync objects; E037/W115 MySQL.
 
     E040 and W041 cover every object (on_delete, capture triggers, inboxes); they are
     not reported to ``migrate``'s own checks (see :func:`patch_migrate_checks`).
     """
     messages: list[checks.CheckMessage] = []
     plan = get_plan(apps)
+    selected = _models(app_configs)
     for alias in databases or ():
         connection = connections[alias]
         if not is_supported(connection):
             continue
         backend = get_backend(connection)
-        if not backend.trigger_may_modify_own_table:
-            for field, behaviour in plan.behaviours.items():
-                if (
-                    behaviour.rowsync_compiles
-                    and behaviour.operation in (a.SET, a.SET_DEFAULT)
-                    and field.remote_field.model._meta.concrete_model
-                    is field.model._meta.concrete_model
-                ):
-                    messages.append(
-                        checks.Error(
-                            f"{field.model._meta.label}.{field.name}: {connection.display_name} "
-                            f"cannot run {behaviour.operation} on a self-referencing foreign key "
-                            "(a trigger cannot update its own table).",
-                            hint="Use DB_SET_NULL or DB_CASCADE, or keep Python's SET_DEFAULT.",
-                            obj=field,
-                            id="rowsync.E037",
-                        )
-                    )
+        messages.extend(self_reference_messages(plan, selected, backend, connection.display_name))
         if MIGRATING.get():
             continue
         try:

@@ -26,6 +26,9 @@ Contract:
 * The objects of an installed package's models (Django's contrib apps, third-party
   apps) go into the migrations of ``ROWSYNC_MIGRATIONS_APP`` (:mod:`rowsync.schema.placement`):
   ``makemigrations`` never writes into an installed package (rowsync.E130-E132).
+  An object that exists only for a project model's sake stays with that model even when
+  it sits on an installed package's table (``on_delete`` triggers on the referenced
+  table, MariaDB's cascade-capture trigger on a parent that is not captured itself).
 * :func:`installed_objects`, :func:`install_objects`, :func:`uninstall_objects` and
   :func:`expected_objects` serve drift checks and tests.
 """
@@ -43,6 +46,7 @@ from rowsync.schema.install import (
 )
 from rowsync.schema.objects import CompiledSQL, CompiledTrigger, object_name
 from rowsync.schema.operations import OPTION, InstallDatabaseObject, RemoveDatabaseObject
+from rowsync.schema.placement import is_project_model
 from rowsync.schema.registry import (
     Contributor,
     contributors,
@@ -68,6 +72,7 @@ __all__ = [
     "expected_objects",
     "install_objects",
     "installed_objects",
+    "is_project_model",
     "object_name",
     "register_contributor",
     "setup",

@@ -21,10 +21,11 @@ from pathlib import Path
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.db.migrations.loader import MigrationLoader
+from django.db.models import Model
 
 from rowsync import conf
 
-__all__ = ["is_installed_package", "migrations_home", "package_folder"]
+__all__ = ["is_installed_package", "is_project_model", "migrations_home", "package_folder"]
 
 _PACKAGE_DIRS = frozenset({"site-packages", "dist-packages"})
 
@@ -64,6 +65,19 @@ def is_installed_package(app_config: AppConfig) -> bool:
         return not _under(path, base_dir)
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     return any(_under(path, prefix) for prefix in prefixes)
+
+
+def is_project_model(model: type[Model]) -> bool:
+    """Return whether ``model``'s app belongs to the project (its migrations are writable).
+
+    A model of an app that is not installed (a migration state's stand-in) counts as the
+    project's, as :func:`migrations_home` treats it.
+    """
+    try:
+        app_config = apps.get_app_config(model._meta.app_label)
+    except LookupError:
+        return True
+    return not is_installed_package(app_config)
 
 
 def migrations_home(app_label: str) -> str | None:
