@@ -27,9 +27,9 @@ from django.core import checks
 from django.db.models import Model
 
 from rowsync import conf
-from rowsync.checks import unknown_label_hint
 from rowsync.identity import registry
 from rowsync.identity.keys import META_OPTIONS, REGISTRY
+from rowsync.selection import unknown_label_hint
 
 _OPTION_NAMES = ", ".join(sorted(META_OPTIONS))
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextvars import ContextVar
 from typing import Any
 
 from django.apps import AppConfig, apps
 from django.core import checks
-from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connections
 
 from rowsync.backends import get_backend, is_supported
 from rowsync.ondelete import actions as a
 from rowsync.ondelete.drift import Difference, differences
 from rowsync.ondelete.plan import Plan, get_plan
-from rowsync.schema import OPTION, app_has_migrations
+from rowsync.schema import MIGRATING, OPTION, app_has_migrations
 
 
 def _models(app_configs: Sequence[AppConfig] | None) -> set[Any]:
@@ -126,35 +124,6 @@ def plan_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
     return errors
 
 
-#: True while ``migrate`` runs its system checks (see :func:`patch_migrate_checks`).
-MIGRATING: ContextVar[bool] = ContextVar("rowsync_migrating", default=False)
-
-
-def patch_migrate_checks() -> None:
-    """Mark the system checks that ``migrate`` runs before migrating (idempotent).
-
-    The drift check stays silent for them: ``migrate`` installs every object its
-    migrations record (and reports model changes that still need ``makemigrations``),
-    so refusing it would block the very command that repairs the drift.
-    """
-    from django.core.management.commands import migrate
-
-    current = migrate.Command.check
-    if getattr(current, "rowsync_patched", False):
-        return
-
-    def check(self: BaseCommand, *args: Any, **kwargs: Any) -> None:
-        token = MIGRATING.set(True)
-        try:
-            current(self, *args, **kwargs)
-        finally:
-            MIGRATING.reset(token)
-
-    check.rowsync_patched = True  # type: ignore[attr-defined]
-    check.__wrapped__ = current  # type: ignore[attr-defined]
-    migrate.Command.check = check  # type: ignore[method-assign]
-
-
 def _recorded(connection: Any) -> set[str] | None:
     """Return the names of the objects the applied migrations record (None: some unapplied)."""
     from django.db.migrations.executor import MigrationExecutor
@@ -187,7 +156,7 @@ def check_drift(
     """rowsync.E040/W041: the database lacks (or has extra) rowsync objects; E037 MySQL.
 
     E040 and W041 cover every object (on_delete, capture triggers, inboxes); they are
-    not reported to ``migrate``'s own checks (see :func:`patch_migrate_checks`).
+    not reported to ``migrate``'s own checks (see :data:`rowsync.schema.MIGRATING`).
     """
     messages: list[checks.CheckMessage] = []
     plan = get_plan(apps)
