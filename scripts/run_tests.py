@@ -135,9 +135,18 @@ def lint(venv: str) -> bool:
             "scripts",
         ],
         [str(bin_ / "mypy")],
+        # The layers (pyproject [tool.importlinter]) and the shape limits (code_shape.py).
+        [str(bin_ / "lint-imports")],
+        [str(bin_ / "python"), "scripts/code_shape.py"],
     ):
         print("$", " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)), flush=True)
-        if subprocess.run(cmd, cwd=ROOT, check=False).returncode != 0:
+        if not Path(cmd[0]).exists():
+            print(f"{Path(cmd[0]).name} is missing from {bin_}: run scripts/bootstrap.sh")
+            ok = False
+            continue
+        # src/ first: lint-imports reads the package it is asked about from sys.path.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+        if subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode != 0:
             ok = False
     return ok
 
@@ -207,7 +216,10 @@ def main() -> int:
             f"{leg.name:<26} {leg.versions:<30} {leg.db:<11} {leg.status:<14} {leg.passed:>6} "
             f"{leg.failed:>6} {leg.skipped:>7} {leg.seconds:>5.0f}"
         )
-    print(f"lint (ruff, ruff format, mypy --strict): {'ok' if lint_ok else 'FAILED'}")
+    print(
+        "lint (ruff, ruff format, mypy --strict, import contracts, code shape): "
+        f"{'ok' if lint_ok else 'FAILED'}"
+    )
     if suite_legs:
         print("\nDjango's own test suite with rowsync (scripts/django_suite.py)")
         django_suite.print_table(suite_legs)

@@ -51,41 +51,53 @@ def plan_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
     """Return the errors of ``plan`` for the models in ``selected``."""
     errors: list[checks.CheckMessage] = []
     for field, behaviour in plan.behaviours.items():
-        if field.model not in selected or not behaviour.rowsync_compiles:
-            continue
-        where = f"{field.model._meta.label}.{field.name}"
-        if not field.db_constraint and behaviour.operation != a.DO_NOTHING:
-            errors.append(
-                checks.Error(
-                    f"{where} has db_constraint=False, so the database cannot enforce "
-                    f"on_delete {behaviour.operation} ({behaviour.source}).",
-                    hint="Set db_constraint=True, or keep a Python-level on_delete and leave "
-                    "the model out of ROWSYNC_DB_ON_DELETE.",
-                    obj=field,
-                    id="rowsync.E031",
-                )
+        if field.model in selected and behaviour.rowsync_compiles:
+            errors += _field_errors(field, behaviour)
+    return errors + _inheritance_errors(plan, selected) + _generic_errors(plan, selected)
+
+
+def _field_errors(field: Any, behaviour: Any) -> list[checks.CheckMessage]:
+    """rowsync.E031-E033: a foreign key whose action the database cannot run as asked."""
+    errors: list[checks.CheckMessage] = []
+    where = f"{field.model._meta.label}.{field.name}"
+    if not field.db_constraint and behaviour.operation != a.DO_NOTHING:
+        errors.append(
+            checks.Error(
+                f"{where} has db_constraint=False, so the database cannot enforce "
+                f"on_delete {behaviour.operation} ({behaviour.source}).",
+                hint="Set db_constraint=True, or keep a Python-level on_delete and leave "
+                "the model out of ROWSYNC_DB_ON_DELETE.",
+                obj=field,
+                id="rowsync.E031",
             )
-        if behaviour.operation == a.SET_NULL and not field.null:
-            errors.append(
-                checks.Error(
-                    f"{where} is set to NULL by the database on delete, but cannot be null.",
-                    hint="Set null=True, or choose another on_delete.",
-                    obj=field,
-                    id="rowsync.E032",
-                )
+        )
+    if behaviour.operation == a.SET_NULL and not field.null:
+        errors.append(
+            checks.Error(
+                f"{where} is set to NULL by the database on delete, but cannot be null.",
+                hint="Set null=True, or choose another on_delete.",
+                obj=field,
+                id="rowsync.E032",
             )
-        if behaviour.operation in (a.SET, a.SET_DEFAULT) and not behaviour.supported:
-            errors.append(
-                checks.Error(
-                    f"{where}: the value of {behaviour.operation} ({behaviour.value!r}) is a "
-                    "Python callable or object, which cannot run in the database.",
-                    hint="Use a constant or a database expression (Value(...), RawSQL('(...)', "
-                    "[])), or keep Python's models.SET(callable) and leave the model out of "
-                    "ROWSYNC_DB_ON_DELETE.",
-                    obj=field,
-                    id="rowsync.E033",
-                )
+        )
+    if behaviour.operation in (a.SET, a.SET_DEFAULT) and not behaviour.supported:
+        errors.append(
+            checks.Error(
+                f"{where}: the value of {behaviour.operation} ({behaviour.value!r}) is a "
+                "Python callable or object, which cannot run in the database.",
+                hint="Use a constant or a database expression (Value(...), RawSQL('(...)', "
+                "[])), or keep Python's models.SET(callable) and leave the model out of "
+                "ROWSYNC_DB_ON_DELETE.",
+                obj=field,
+                id="rowsync.E033",
             )
+        )
+    return errors
+
+
+def _inheritance_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
+    """rowsync.E035: a database cascade that would leave multi-table parent rows behind."""
+    errors: list[checks.CheckMessage] = []
     for field, behaviour in plan.behaviours.items():
         opts = field.model._meta
         if (
@@ -105,6 +117,12 @@ def plan_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
                     id="rowsync.E035",
                 )
             )
+    return errors
+
+
+def _generic_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
+    """rowsync.E034: rows the database deletes while a GenericRelation points at them."""
+    errors: list[checks.CheckMessage] = []
     for model in sorted(plan.deletable, key=lambda m: m._meta.label):
         if model not in selected:
             continue
@@ -164,51 +182,60 @@ def check_drift(
         connection = connections[alias]
         if not is_supported(connection):
             continue
-        backend = get_backend(connection)
-        if not backend.trigger_may_modify_own_table:
-            for field, behaviour in plan.behaviours.items():
-                if (
-                    behaviour.rowsync_compiles
-                    and behaviour.operation in (a.SET, a.SET_DEFAULT)
-                    and field.remote_field.model._meta.concrete_model
-                    is field.model._meta.concrete_model
-                ):
-                    messages.append(
-                        checks.Error(
-                            f"{field.model._meta.label}.{field.name}: {connection.display_name} "
-                            f"cannot run {behaviour.operation} on a self-referencing foreign key "
-                            "(a trigger cannot update its own table).",
-                            hint="Use DB_SET_NULL or DB_CASCADE, or keep Python's SET_DEFAULT.",
-                            obj=field,
-                            id="rowsync.E037",
-                        )
-                    )
-        if MIGRATING.get():
-            continue
-        try:
-            recorded = _recorded(connection)
-            if recorded is None:
-                continue  # migrate installs what is missing; compare afterwards
-            found = differences(alias)
-        except DatabaseError:
-            continue  # no database yet: nothing to compare
-        for difference in found:
-            if difference.problem == "missing":
-                messages.append(
-                    checks.Error(
-                        f"Database {alias!r} lacks {difference.name} on {difference.table} "
-                        f"({difference.detail}).",
-                        hint=_missing_hint(difference, recorded),
-                        id="rowsync.E040",
-                    )
+        if not get_backend(connection).trigger_may_modify_own_table:
+            messages += _self_reference_errors(plan, connection)
+        if not MIGRATING.get():
+            messages += _drift_messages(alias, connection)
+    return messages
+
+
+def _self_reference_errors(plan: Plan, connection: Any) -> list[checks.CheckMessage]:
+    """rowsync.E037: SET/SET_DEFAULT on a self-referencing key, where triggers cannot."""
+    return [
+        checks.Error(
+            f"{field.model._meta.label}.{field.name}: {connection.display_name} "
+            f"cannot run {behaviour.operation} on a self-referencing foreign key "
+            "(a trigger cannot update its own table).",
+            hint="Use DB_SET_NULL or DB_CASCADE, or keep Python's SET_DEFAULT.",
+            obj=field,
+            id="rowsync.E037",
+        )
+        for field, behaviour in plan.behaviours.items()
+        if (
+            behaviour.rowsync_compiles
+            and behaviour.operation in (a.SET, a.SET_DEFAULT)
+            and field.remote_field.model._meta.concrete_model is field.model._meta.concrete_model
+        )
+    ]
+
+
+def _drift_messages(alias: str, connection: Any) -> list[checks.CheckMessage]:
+    """rowsync.E040/W041: the objects the database lacks, or has beyond the models'."""
+    try:
+        recorded = _recorded(connection)
+        if recorded is None:
+            return []  # migrate installs what is missing; compare afterwards
+        found = differences(alias)
+    except DatabaseError:
+        return []  # no database yet: nothing to compare
+    messages: list[checks.CheckMessage] = []
+    for difference in found:
+        if difference.problem == "missing":
+            messages.append(
+                checks.Error(
+                    f"Database {alias!r} lacks {difference.name} on {difference.table} "
+                    f"({difference.detail}).",
+                    hint=_missing_hint(difference, recorded),
+                    id="rowsync.E040",
                 )
-            else:
-                messages.append(
-                    checks.Warning(
-                        f"Database {alias!r} has {difference.name} on {difference.table}, "
-                        "which no model asks for.",
-                        hint="Run makemigrations and migrate to remove it.",
-                        id="rowsync.W041",
-                    )
+            )
+        else:
+            messages.append(
+                checks.Warning(
+                    f"Database {alias!r} has {difference.name} on {difference.table}, "
+                    "which no model asks for.",
+                    hint="Run makemigrations and migrate to remove it.",
+                    id="rowsync.W041",
                 )
+            )
     return messages
