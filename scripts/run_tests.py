@@ -10,8 +10,14 @@ The Django-suite legs (``scripts/django_suite.py``: Django's own ORM tests with 
 switched on, against the lists of expected failures in ``tests/django_suite/expected/``) run
 in the same pool, one process each; ``--no-django-suite`` leaves them out.
 
+Every own-suite leg runs under branch coverage (``[tool.coverage.*]`` in pyproject.toml),
+the workers and ``manage.py`` commands its tests start included; at the end the legs are
+combined, the report printed, and a figure below ``fail_under`` fails the run.
+``--no-coverage`` leaves it out.
+
 Usage: scripts/run_tests.py [--db sqlite,postgresql,mariadb] [--legs py311-dj52,...]
-                            [-j N] [--no-lint] [--no-django-suite] [-- PYTEST_ARGS...]
+                            [-j N] [--no-lint] [--no-django-suite] [--no-coverage]
+                            [-- PYTEST_ARGS...]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Separate concurrent runs on one machine: their own databases and result folders.
 RUN_ID = os.environ.get("ROWSYNC_RUN_ID", "ci")
 RESULTS = ROOT / ".test-results" / RUN_ID
+COVERAGE = RESULTS / "coverage"
 ENGINES = ("sqlite", "postgresql", "mariadb")
 CI = os.environ.get("CI") == "true"
 
@@ -72,7 +80,7 @@ def versions(venv: str) -> str:
     return f"Python {out[0]} / Django {out[1]}" if len(out) == 2 else "?"
 
 
-def run_leg(leg: Leg, pytest_args: list[str]) -> Leg:
+def run_leg(leg: Leg, pytest_args: list[str], coverage: bool = False) -> Leg:
     RESULTS.mkdir(parents=True, exist_ok=True)
     xml = RESULTS / f"{leg.name}.xml"
     log = RESULTS / f"{leg.name}.log"
@@ -87,10 +95,16 @@ def run_leg(leg: Leg, pytest_args: list[str]) -> Leg:
         ROWSYNC_TEST_MEDIA=str(RESULTS / f"media-{leg.name}"),
     )
     py = ROOT / ".venvs" / leg.venv / "bin" / "python"
+    runner = ["-m", "pytest"]
+    if coverage:
+        # parallel = true: each process (pytest, its subprocesses) writes its own file.
+        env["COVERAGE_FILE"] = str(COVERAGE / f".coverage.{leg.name}")
+        env["COVERAGE_RCFILE"] = str(ROOT / "pyproject.toml")
+        runner = ["-m", "coverage", "run", *runner]
     start = time.monotonic()
     with log.open("w") as fh:
         proc = subprocess.run(
-            [str(py), "-m", "pytest", "-q", f"--junitxml={xml}", *pytest_args],
+            [str(py), *runner, "-q", f"--junitxml={xml}", *pytest_args],
             cwd=ROOT,
             env=env,
             stdout=fh,
@@ -151,6 +165,22 @@ def lint(venv: str) -> bool:
     return ok
 
 
+def coverage_report(venv: str) -> bool:
+    """Combine the legs' coverage data, print the report; return whether it holds the floor."""
+    py = str(ROOT / ".venvs" / venv / "bin" / "python")
+    data = str(RESULTS / ".coverage")
+    env = dict(os.environ, COVERAGE_RCFILE=str(ROOT / "pyproject.toml"))
+    steps = (
+        # Path mapping ([tool.coverage.paths]) folds every leg's src/rowsync into one.
+        [py, "-m", "coverage", "combine", "--quiet", f"--data-file={data}", str(COVERAGE)],
+        [py, "-m", "coverage", "report", f"--data-file={data}"],
+    )
+    print("\nbranch coverage of src/ (all own-suite legs and their subprocesses)", flush=True)
+    return all(
+        subprocess.run(step, cwd=ROOT, env=env, check=False).returncode == 0 for step in steps
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -164,6 +194,12 @@ def main() -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="run Django's own test suite with rowsync (scripts/django_suite.py; default: on)",
+    )
+    parser.add_argument(
+        "--coverage",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure branch coverage of the own suite (default: on)",
     )
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
@@ -189,7 +225,7 @@ def main() -> int:
 
     def one(leg: Leg | django_suite.Leg) -> None:
         if isinstance(leg, Leg):
-            run_leg(leg, args.pytest_args)
+            run_leg(leg, args.pytest_args, coverage=args.coverage)
             summary = f"{leg.passed} passed, {leg.failed} failed, {leg.skipped} skipped"
         else:
             django_suite.run_leg(leg)
@@ -200,6 +236,9 @@ def main() -> int:
             flush=True,
         )
 
+    if args.coverage:
+        shutil.rmtree(COVERAGE, ignore_errors=True)
+        COVERAGE.mkdir(parents=True)
     # One process per job: the Django-suite legs run runtests.py with --parallel=1.
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
         list(pool.map(one, [*legs, *suite_legs]))
@@ -224,6 +263,10 @@ def main() -> int:
         print("\nDjango's own test suite with rowsync (scripts/django_suite.py)")
         django_suite.print_table(suite_legs)
         django_suite.print_problems(suite_legs, limit=15)
+    coverage_ok = True
+    if args.coverage and legs:
+        coverage_ok = coverage_report(legs[0].venv)
+        print(f"coverage: {'ok' if coverage_ok else 'FAILED (below fail_under, or no data)'}")
     for name, status in [(leg.name, leg.status) for leg in legs] + [
         (leg.name, leg.status) for leg in suite_legs
     ]:
@@ -237,6 +280,7 @@ def main() -> int:
         sum(leg.failed for leg in legs)
         + sum(leg.unexpected for leg in suite_legs)
         + (0 if lint_ok else 1)
+        + (0 if coverage_ok else 1)
     )
     skipped = sum(leg.skipped for leg in legs) + sum(leg.skipped for leg in suite_legs)
     print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
