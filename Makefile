@@ -19,7 +19,10 @@ services:
 
 lint:
 	.venvs/py311-dj52/bin/ruff check src tests example benchmarks scripts
+	.venvs/py311-dj52/bin/ruff format --check src tests example benchmarks scripts
 	.venvs/py311-dj52/bin/mypy
+	PYTHONPATH=src .venvs/py311-dj52/bin/lint-imports
+	.venvs/py311-dj52/bin/python scripts/code_shape.py
 
 clean:
 	rm -rf .venvs .test-results .cache example/demo.sqlite3 example/media

@@ -10,8 +10,14 @@ The Django-suite legs (``scripts/django_suite.py``: Django's own ORM tests with 
 switched on, against the lists of expected failures in ``tests/django_suite/expected/``) run
 in the same pool, one process each; ``--no-django-suite`` leaves them out.
 
+Every own-suite leg runs under branch coverage (``[tool.coverage.*]`` in pyproject.toml),
+the workers and ``manage.py`` commands its tests start included; at the end the legs are
+combined, the report printed, and a figure below ``fail_under`` fails the run.
+``--no-coverage`` leaves it out.
+
 Usage: scripts/run_tests.py [--db sqlite,postgresql,mariadb] [--legs py311-dj52,...]
-                            [-j N] [--no-lint] [--no-django-suite] [-- PYTEST_ARGS...]
+                            [-j N] [--no-lint] [--no-django-suite] [--no-coverage]
+                            [-- PYTEST_ARGS...]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Separate concurrent runs on one machine: their own databases and result folders.
 RUN_ID = os.environ.get("ROWSYNC_RUN_ID", "ci")
 RESULTS = ROOT / ".test-results" / RUN_ID
+COVERAGE = RESULTS / "coverage"
 ENGINES = ("sqlite", "postgresql", "mariadb")
 CI = os.environ.get("CI") == "true"
 
@@ -72,7 +80,7 @@ def versions(venv: str) -> str:
     return f"Python {out[0]} / Django {out[1]}" if len(out) == 2 else "?"
 
 
-def run_leg(leg: Leg, pytest_args: list[str]) -> Leg:
+def run_leg(leg: Leg, pytest_args: list[str], coverage: bool = False) -> Leg:
     RESULTS.mkdir(parents=True, exist_ok=True)
     xml = RESULTS / f"{leg.name}.xml"
     log = RESULTS / f"{leg.name}.log"
@@ -87,10 +95,16 @@ def run_leg(leg: Leg, pytest_args: list[str]) -> Leg:
         ROWSYNC_TEST_MEDIA=str(RESULTS / f"media-{leg.name}"),
     )
     py = ROOT / ".venvs" / leg.venv / "bin" / "python"
+    runner = ["-m", "pytest"]
+    if coverage:
+        # parallel = true: each process (pytest, its subprocesses) writes its own file.
+        env["COVERAGE_FILE"] = str(COVERAGE / f".coverage.{leg.name}")
+        env["COVERAGE_RCFILE"] = str(ROOT / "pyproject.toml")
+        runner = ["-m", "coverage", "run", *runner]
     start = time.monotonic()
     with log.open("w") as fh:
         proc = subprocess.run(
-            [str(py), "-m", "pytest", "-q", f"--junitxml={xml}", *pytest_args],
+            [str(py), *runner, "-q", f"--junitxml={xml}", *pytest_args],
             cwd=ROOT,
             env=env,
             stdout=fh,
@@ -135,11 +149,41 @@ def lint(venv: str) -> bool:
             "scripts",
         ],
         [str(bin_ / "mypy")],
+        # The layers (pyproject [tool.importlinter]) and the shape limits (code_shape.py).
+        [str(bin_ / "lint-imports")],
+        [str(bin_ / "python"), "scripts/code_shape.py"],
     ):
         print("$", " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)), flush=True)
-        if subprocess.run(cmd, cwd=ROOT, check=False).returncode != 0:
+        if not Path(cmd[0]).exists():
+            print(f"{Path(cmd[0]).name} is missing from {bin_}: run scripts/bootstrap.sh")
+            ok = False
+            continue
+        # src/ first: lint-imports reads the package it is asked about from sys.path.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+        if subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode != 0:
             ok = False
     return ok
+
+
+def coverage_report(venv: str, *, floor: bool) -> bool:
+    """Combine the legs' coverage data and print the report.
+
+    Returns whether the total holds ``fail_under``; a partial run (some engines or legs,
+    some tests) measures less, so it prints the figure without holding it (``floor``).
+    """
+    py = str(ROOT / ".venvs" / venv / "bin" / "python")
+    data = str(RESULTS / ".coverage")
+    env = dict(os.environ, COVERAGE_RCFILE=str(ROOT / "pyproject.toml"))
+    report = [py, "-m", "coverage", "report", f"--data-file={data}"]
+    steps = (
+        # Path mapping ([tool.coverage.paths]) folds every leg's src/rowsync into one.
+        [py, "-m", "coverage", "combine", "--quiet", f"--data-file={data}", str(COVERAGE)],
+        report if floor else [*report, "--fail-under=0"],
+    )
+    print("\nbranch coverage of src/ (all own-suite legs and their subprocesses)", flush=True)
+    return all(
+        subprocess.run(step, cwd=ROOT, env=env, check=False).returncode == 0 for step in steps
+    )
 
 
 def main() -> int:
@@ -155,6 +199,12 @@ def main() -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="run Django's own test suite with rowsync (scripts/django_suite.py; default: on)",
+    )
+    parser.add_argument(
+        "--coverage",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure branch coverage of the own suite (default: on)",
     )
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
@@ -180,7 +230,7 @@ def main() -> int:
 
     def one(leg: Leg | django_suite.Leg) -> None:
         if isinstance(leg, Leg):
-            run_leg(leg, args.pytest_args)
+            run_leg(leg, args.pytest_args, coverage=args.coverage)
             summary = f"{leg.passed} passed, {leg.failed} failed, {leg.skipped} skipped"
         else:
             django_suite.run_leg(leg)
@@ -191,6 +241,9 @@ def main() -> int:
             flush=True,
         )
 
+    if args.coverage:
+        shutil.rmtree(COVERAGE, ignore_errors=True)
+        COVERAGE.mkdir(parents=True)
     # One process per job: the Django-suite legs run runtests.py with --parallel=1.
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
         list(pool.map(one, [*legs, *suite_legs]))
@@ -207,11 +260,20 @@ def main() -> int:
             f"{leg.name:<26} {leg.versions:<30} {leg.db:<11} {leg.status:<14} {leg.passed:>6} "
             f"{leg.failed:>6} {leg.skipped:>7} {leg.seconds:>5.0f}"
         )
-    print(f"lint (ruff, ruff format, mypy --strict): {'ok' if lint_ok else 'FAILED'}")
+    print(
+        "lint (ruff, ruff format, mypy --strict, import contracts, code shape): "
+        f"{'ok' if lint_ok else 'FAILED'}"
+    )
     if suite_legs:
         print("\nDjango's own test suite with rowsync (scripts/django_suite.py)")
         django_suite.print_table(suite_legs)
         django_suite.print_problems(suite_legs, limit=15)
+    coverage_ok = True
+    if args.coverage and legs:
+        whole = not args.pytest_args and len(legs) == len(available) * len(ENGINES)
+        coverage_ok = coverage_report(legs[0].venv, floor=whole)
+        floor = "fail_under held" if whole else "partial run: fail_under not applied"
+        print(f"coverage: {f'ok ({floor})' if coverage_ok else 'FAILED'}")
     for name, status in [(leg.name, leg.status) for leg in legs] + [
         (leg.name, leg.status) for leg in suite_legs
     ]:
@@ -225,6 +287,7 @@ def main() -> int:
         sum(leg.failed for leg in legs)
         + sum(leg.unexpected for leg in suite_legs)
         + (0 if lint_ok else 1)
+        + (0 if coverage_ok else 1)
     )
     skipped = sum(leg.skipped for leg in legs) + sum(leg.skipped for leg in suite_legs)
     print(f"\n{passed} passed, {failed} failed, {skipped} skipped")

@@ -155,3 +155,21 @@ def test_manage_py_options_anywhere_and_user_errors(project):
     # The other database was never migrated.
     done = manage(project, "rowsync", "worker", "--drain", "--database", "second", *settings)
     assert_command_error(done, "migrate", "second")
+
+
+def test_a_subcommand_whose_module_is_absent_is_left_out(monkeypatch):
+    from rowsync.management.commands import rowsync as command
+
+    monkeypatch.setitem(command.SUBCOMMANDS, "absent", "rowsync_tests_absent_cli")
+    assert command._load("rowsync_tests_absent_cli") is None
+    parser = command.Command().create_parser("manage.py", "rowsync")
+    assert "absent" not in parser.format_help()
+
+
+def test_a_subcommand_whose_own_import_fails_is_not_hidden(tmp_path, monkeypatch):
+    from rowsync.management.commands import rowsync as command
+
+    (tmp_path / "rowsync_tests_broken_cli.py").write_text("import rowsync_tests_missing_dep\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="rowsync_tests_missing_dep"):
+        command._load("rowsync_tests_broken_cli")

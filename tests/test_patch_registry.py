@@ -30,7 +30,9 @@ def test_every_patch_carries_the_one_marker() -> None:
             if isinstance(record.owner, type)
             else (getattr(record.owner, record.name))
         )
-        assert _patch.record_of(current) is record, record.target
+        assert record in _patch.records_of(current), record.target
+        assert _patch.is_applied(record.owner, record.name)
+        assert _patch.original(record.owner, record.name) is record.original
 
 
 def test_apply_is_idempotent_and_keeps_the_original() -> None:

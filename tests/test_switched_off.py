@@ -20,13 +20,48 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Migration-time hooks: old migrations may hold rowsync objects whatever the settings
-#: say now, so makemigrations and the SQLite rebuild stay guarded (no-ops without objects;
-#: ``test_makemigrations_unchanged`` shows that they add nothing).
+#: say now, so the SQLite rebuild stays guarded (a no-op without objects). The
+#: autodetector comes with the first migration that holds objects
+#: (``test_migrations_holding_objects_prepare_django``).
 MIGRATION_TIME = {
     "sqlite._remake_table",
-    "makemigrations.autodetector",
-    "migrate.autodetector",
     "receivers.post_migrate",
+}
+
+#: What each feature makes rowsync patch (``feature: target``), Django 6.1 additions apart.
+SCHEMA = {
+    "schema: django.core.management.commands.makemigrations.Command.autodetector",
+    "schema: django.core.management.commands.migrate.Command.autodetector",
+    "schema: django.core.management.commands.migrate.Command.check",
+    "schema: django.db.migrations.state.DEFAULT_NAMES",
+    "schema: django.db.models.options.DEFAULT_NAMES",
+}
+COLLECTOR = {"collector: django.db.models.deletion.Collector.delete"}
+ONDELETE_61 = {
+    "ondelete: django.db.models.deletion.SKIP_COLLECTION",
+    "ondelete: django.db.models.fields.related.ForeignKey._check_on_delete",
+}
+IDENTITY = {
+    f"identity: django.{target}"
+    for target in (
+        "core.handlers.asgi.ASGIHandler.handle",
+        "db.backends.base.base.BaseDatabaseWrapper.rollback",
+        "db.backends.base.base.BaseDatabaseWrapper.savepoint_rollback",
+        "db.models.base.Model.from_db",
+        "db.models.base.Model.refresh_from_db",
+        "db.models.fields.related_descriptors.ForwardOneToOneDescriptor.get_object",
+        "db.models.manager.BaseManagerFromQuerySet.get",
+        "db.models.query.ModelIterable.__iter__",
+        "db.models.query.QuerySet._raw_delete",
+        "db.models.query.QuerySet.bulk_create",
+        "db.models.query.QuerySet.bulk_update",
+        "db.models.query.QuerySet.get",
+        "db.models.query.QuerySet.update",
+        "db.models.query.get_prefetcher",
+        "db.models.query.prefetch_related_objects",
+        "db.models.sql.subqueries.DeleteQuery.delete_batch",
+        "db.models.sql.subqueries.UpdateQuery.update_batch",
+    )
 }
 
 
@@ -63,6 +98,63 @@ def test_installing_wraps_nothing(plain, installed):
     runtime = {k: v for k, v in plain["hooks"].items() if k not in MIGRATION_TIME}
     assert {k: installed["hooks"][k] for k in runtime} == runtime
     assert "rowsync" not in json.dumps(runtime)
+
+
+def test_installing_applies_no_patch(installed):
+    assert installed["patches"] == []
+
+
+def _owned(patches: list[str]) -> set[str]:
+    # The events subsystem's own patches (and SQLite's flush guard) are another
+    # branch's to list; every other feature's must be exactly these.
+    return {p for p in patches if not p.startswith("events:") and "sqlite" not in p}
+
+
+def test_each_feature_applies_exactly_its_patches(tmp_path):
+    on_delete = probe(
+        tmp_path, "ondelete", INSTALLED_APPS_EXTRA=["rowsync"], ROWSYNC_DB_ON_DELETE=["auth"]
+    )
+    django_61 = ONDELETE_61 if django.VERSION >= (6, 1) else set()
+    assert _owned(on_delete["patches"]) == COLLECTOR | SCHEMA | django_61
+    identity = probe(
+        tmp_path, "identity", INSTALLED_APPS_EXTRA=["rowsync"], ROWSYNC_IDENTITY_MAP=["plainapp"]
+    )
+    assert _owned(identity["patches"]) == IDENTITY
+    capture = probe(
+        tmp_path,
+        "capture",
+        INSTALLED_APPS_EXTRA=["rowsync"],
+        ROWSYNC_CAPTURE=["plainapp.Captured"],
+    )
+    assert _owned(capture["patches"]) == COLLECTOR | SCHEMA
+
+
+PREPARE = """
+import json, sys
+from django.conf import settings
+settings.configure(INSTALLED_APPS=["django.contrib.contenttypes", "rowsync"])
+import django
+django.setup()
+import rowsync
+from rowsync.schema import CompiledSQL, InstallDatabaseObject
+before = [p.target for p in rowsync.patches_applied()]
+# What the migration loader does when it reads a migration file that holds an object.
+InstallDatabaseObject(model_name="m", obj=CompiledSQL("o", "sqlite", "t", ("x",), ("y",)))
+print(json.dumps([before, [f"{p.feature}: {p.target}" for p in rowsync.patches_applied()]]))
+"""
+
+
+def test_migrations_holding_objects_prepare_django():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", PREPARE], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    before, after = json.loads(done.stdout)
+    assert before == []
+    assert set(after) == SCHEMA
 
 
 def test_installing_changes_no_query_and_no_result(plain, installed):

@@ -5,7 +5,7 @@ A patch replaces one attribute of a Django class or module, for one *feature*
 a model switches that feature on, at most once, and it is listable:
 :func:`patches_applied` (re-exported as ``rowsync.patches_applied()``) tells what rowsync
 changed in this process. Every replacement carries one marker, ``__rowsync_patch__``,
-holding the :class:`Patch` record.
+holding its :class:`Patch` records (see :func:`records_of`).
 
 ``Collector.delete`` is wrapped once, by this module, however many features take part in
 a delete. Each feature registers a :class:`DeleteStep` instead: a function that receives
@@ -69,27 +69,46 @@ _APPLIED: list[Patch] = []
 
 
 def _current(owner: Any, name: str) -> Any:
-    return owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+    """Return ``owner.name`` undecorated: a class's own or inherited ``__dict__`` entry."""
+    if not isinstance(owner, type):
+        return getattr(owner, name)
+    # The raw entry (a classmethod stays a classmethod); inherited ones too, so that a
+    # subclass (migrate.Command) can be patched without touching its base class.
+    for klass in owner.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    raise AttributeError(f"{owner.__qualname__} has no attribute {name!r}")
 
 
-def record_of(value: Any) -> Patch | None:
-    """Return the :class:`Patch` a replacement carries, or None for Django's own value."""
+def records_of(value: Any) -> tuple[Patch, ...]:
+    """Return the :class:`Patch` records a replacement carries (none for Django's own value).
+
+    One replacement may serve several attributes: Django's check ``commands.E001``
+    wants ``makemigrations`` and ``migrate`` to share one autodetector class.
+    """
     found = getattr(value, MARK, None)
     if found is None:
         found = getattr(getattr(value, "__func__", None), MARK, None)
-    return found if isinstance(found, Patch) else None
+    return found if isinstance(found, tuple) else ()
+
+
+def record_of(value: Any) -> Patch | None:
+    """Return the first :class:`Patch` a replacement carries, or None for Django's own value."""
+    records = records_of(value)
+    return records[0] if records else None
 
 
 def is_applied(owner: Any, name: str) -> bool:
     """Return whether rowsync has replaced ``owner.name``."""
-    return record_of(_current(owner, name)) is not None
+    return any(r.owner is owner and r.name == name for r in records_of(_current(owner, name)))
 
 
 def apply(owner: Any, name: str, make: Callable[[Any], Any], *, feature: str) -> bool:
     """Replace ``owner.name`` with ``make(original)`` once; return whether it did now.
 
     Args:
-        owner: A class (its own ``__dict__`` is read) or a module.
+        owner: A class (the raw ``__dict__`` entry, its own or inherited, is read) or a
+            module. The replacement is set on ``owner`` itself.
         name: The attribute to replace.
         make: Builds the replacement from the original value.
         feature: The feature that needs the patch.
@@ -98,15 +117,14 @@ def apply(owner: Any, name: str, make: Callable[[Any], Any], *, feature: str) ->
         True when the patch was applied by this call, False when it already was.
     """
     original = _current(owner, name)
-    if record_of(original) is not None:
+    if records_of(original):
         return False
     record = Patch(feature=feature, owner=owner, name=name, original=original)
     replacement = make(original)
     target = getattr(replacement, "__func__", replacement)
-    try:
-        setattr(target, MARK, record)
-    except (AttributeError, TypeError):  # an object that takes no attributes
-        object.__setattr__(replacement, MARK, record)
+    # type.__setattr__ for classes: a class (the autodetector) may define __setattr__.
+    marked = (*records_of(replacement), record)
+    (type.__setattr__ if isinstance(target, type) else object.__setattr__)(target, MARK, marked)
     if callable(target) and getattr(target, "__doc__", None) is None:
         target.__doc__ = getattr(original, "__doc__", None)
     setattr(owner, name, replacement)
@@ -117,8 +135,10 @@ def apply(owner: Any, name: str, make: Callable[[Any], Any], *, feature: str) ->
 def original(owner: Any, name: str) -> Any:
     """Return what ``owner.name`` held before rowsync replaced it (itself if it did not)."""
     value = _current(owner, name)
-    record = record_of(value)
-    return value if record is None else record.original
+    for record in records_of(value):
+        if record.owner is owner and record.name == name:
+            return record.original
+    return value
 
 
 def patches_applied() -> list[Patch]:

@@ -20,6 +20,7 @@ from django.db import connections
 
 from rowsync import conf, selection
 from rowsync.backends import is_supported
+from rowsync.selection import unknown_label_hint
 
 # {setting name: conf reader}: numeric settings that must be positive.
 _POSITIVE_NUMBERS: dict[str, Callable[[], object]] = {
@@ -118,15 +119,6 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the choice closest to ``word``, or ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
     return f" Did you mean {close[0]!r}?" if close else ""
-
-
-def unknown_label_hint(label: str) -> str:
-    """Return the hint for a label that names no installed app or model."""
-    if label == selection.ALL:
-        return 'Use "__all__" alone (a string), not inside a list.'
-    close = selection.suggest(label)
-    suggestion = f" Did you mean {close!r}?" if close else ""
-    return 'Use "app_label" or "app_label.ModelName" of an installed app.' + suggestion
 
 
 def _labels(name: str, value: object, wrong_id: str) -> list[str] | checks.CheckMessage:

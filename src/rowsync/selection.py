@@ -140,3 +140,12 @@ def suggest(label: str, *, allow_all: bool = True) -> str | None:
             candidates[model._meta.label_lower] = model._meta.label
     close = difflib.get_close_matches(label.lower(), list(candidates), n=1, cutoff=0.75)
     return candidates[close[0]] if close else None
+
+
+def unknown_label_hint(label: str) -> str:
+    """Return the hint for a label that names no installed app or model."""
+    if label == ALL:
+        return 'Use "__all__" alone (a string), not inside a list.'
+    close = suggest(label)
+    suggestion = f" Did you mean {close!r}?" if close else ""
+    return 'Use "app_label" or "app_label.ModelName" of an installed app.' + suggestion

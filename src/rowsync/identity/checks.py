@@ -27,9 +27,9 @@ from django.core import checks
 from django.db.models import Model
 
 from rowsync import conf
-from rowsync.checks import unknown_label_hint
 from rowsync.identity import registry
 from rowsync.identity.keys import META_OPTIONS, REGISTRY
+from rowsync.selection import unknown_label_hint
 
 _OPTION_NAMES = ", ".join(sorted(META_OPTIONS))
 
@@ -174,59 +174,9 @@ def _check_model(model: type[Model]) -> list[checks.CheckMessage]:
         )
     declared = registry.declared_options(model)
     if declared is not None:
-        for name, value in declared.items():
-            if not isinstance(value, bool):
-                errors.append(
-                    _error(
-                        f"{model._meta.label}.Meta.{name} must be a bool, not {value!r}.",
-                        "Use True or False.",
-                        "rowsync.E002",
-                        model,
-                    )
-                )
-        if not model._meta.proxy and registry.selected_by_setting(model):
-            errors.append(
-                _error(
-                    f"{model._meta.label} is enabled twice: it derives from IdentityModel "
-                    "and ROWSYNC_IDENTITY_MAP selects it.",
-                    "Remove it (or its app) from ROWSYNC_IDENTITY_MAP, or derive it from "
-                    "models.Model.",
-                    "rowsync.E003",
-                    model,
-                )
-            )
-        own = model.__dict__.get("_rowsync_identity_meta", {})
-        concrete = model._meta.concrete_model
-        if model._meta.proxy and concrete is not None:
-            base = registry.declared_options(concrete) or {}
-            differing = [k for k in own if own.get(k) != base.get(k, META_OPTIONS[k])]
-            if differing:
-                errors.append(
-                    _error(
-                        f"Proxy {model._meta.label} sets {', '.join(differing)}, which "
-                        f"differ from {concrete._meta.label}'s.",
-                        "A proxy shares its concrete model's map: set the options on the "
-                        "concrete model.",
-                        "rowsync.E010",
-                        model,
-                    )
-                )
+        errors += _check_declared(model, declared)
     elif model._meta.proxy and registry.selected_by_setting(model):
-        concrete = model._meta.concrete_model
-        if (
-            concrete is not None
-            and not registry.selected_by_setting(concrete)
-            and registry.declared_options(concrete) is None
-        ):
-            errors.append(
-                _error(
-                    f"Proxy {model._meta.label} is selected by ROWSYNC_IDENTITY_MAP but its "
-                    f"concrete model {concrete._meta.label} is not.",
-                    "A proxy shares its concrete model's map: select the concrete model.",
-                    "rowsync.E011",
-                    model,
-                )
-            )
+        errors += _check_selected_proxy(model)
     opts = REGISTRY.get(model)
     if opts is not None and opts.concrete is model and opts.shared and opts.strong:
         bound = conf.identity_map_max_strong()
@@ -243,6 +193,69 @@ def _check_model(model: type[Model]) -> list[checks.CheckMessage]:
                 )
             )
     return errors
+
+
+def _check_declared(model: type[Model], declared: dict[str, Any]) -> list[checks.CheckMessage]:
+    """rowsync.E002/E003/E010: a model that declares its options (``IdentityModel``)."""
+    errors: list[checks.CheckMessage] = []
+    for name, value in declared.items():
+        if not isinstance(value, bool):
+            errors.append(
+                _error(
+                    f"{model._meta.label}.Meta.{name} must be a bool, not {value!r}.",
+                    "Use True or False.",
+                    "rowsync.E002",
+                    model,
+                )
+            )
+    if not model._meta.proxy and registry.selected_by_setting(model):
+        errors.append(
+            _error(
+                f"{model._meta.label} is enabled twice: it derives from IdentityModel "
+                "and ROWSYNC_IDENTITY_MAP selects it.",
+                "Remove it (or its app) from ROWSYNC_IDENTITY_MAP, or derive it from "
+                "models.Model.",
+                "rowsync.E003",
+                model,
+            )
+        )
+    own = model.__dict__.get("_rowsync_identity_meta", {})
+    concrete = model._meta.concrete_model
+    if model._meta.proxy and concrete is not None:
+        base = registry.declared_options(concrete) or {}
+        differing = [k for k in own if own.get(k) != base.get(k, META_OPTIONS[k])]
+        if differing:
+            errors.append(
+                _error(
+                    f"Proxy {model._meta.label} sets {', '.join(differing)}, which "
+                    f"differ from {concrete._meta.label}'s.",
+                    "A proxy shares its concrete model's map: set the options on the "
+                    "concrete model.",
+                    "rowsync.E010",
+                    model,
+                )
+            )
+    return errors
+
+
+def _check_selected_proxy(model: type[Model]) -> list[checks.CheckMessage]:
+    """rowsync.E011: a proxy the setting selects whose concrete model is not mapped."""
+    concrete = model._meta.concrete_model
+    if (
+        concrete is not None
+        and not registry.selected_by_setting(concrete)
+        and registry.declared_options(concrete) is None
+    ):
+        return [
+            _error(
+                f"Proxy {model._meta.label} is selected by ROWSYNC_IDENTITY_MAP but its "
+                f"concrete model {concrete._meta.label} is not.",
+                "A proxy shares its concrete model's map: select the concrete model.",
+                "rowsync.E011",
+                model,
+            )
+        ]
+    return []
 
 
 def check_identity(

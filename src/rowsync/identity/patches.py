@@ -1,8 +1,9 @@
 """The Django hooks of the identity map, installed by ``setup()`` when a model is mapped.
 
 Each patch keeps Django's behaviour for unmapped models (one dict lookup decides)
-and is installed once: :func:`install` checks for its own marker first. Nothing is
-patched at import time or when no model is mapped.
+and is installed once, through rowsync's one registry (:mod:`rowsync._patch`, feature
+``identity``; listed by ``rowsync.patches_applied()``). Nothing is patched at import
+time or when no model is mapped.
 
 =================================  ==================================================
 Hook                               Why
@@ -35,27 +36,22 @@ from django.db.models.fields.related_descriptors import ForwardOneToOneDescripto
 from django.db.models.query import ModelIterable
 from django.db.models.sql import DeleteQuery, UpdateQuery
 
+from rowsync import _patch
 from rowsync.identity import freshness, loading, prefetch, transactions
 from rowsync.identity.keys import REGISTRY
 from rowsync.identity.queryset import get_from_manager, get_from_map
 from rowsync.identity.scope import BYPASS, POPULATE, map_for, start_request
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-_MARK = "__rowsync_wrapped__"
 _installed = False
 
 
 def _wrap(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
-    current = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
-    if getattr(current, _MARK, None) is not None or getattr(
-        getattr(current, "__func__", None), _MARK, None
-    ):
-        return
-    setattr(owner, name, make(current))
+    _patch.apply(owner, name, make, feature="identity")
 
 
 def _mark(func: _F, original: object) -> _F:
-    setattr(func, _MARK, original)
+    # The registry marks the replacement; this keeps Django's docstring on it.
     func.__doc__ = getattr(original, "__doc__", None)
     return func
 

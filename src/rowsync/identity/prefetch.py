@@ -91,7 +91,6 @@ def wrap_prefetch_related_objects(original: Callable[..., Any]) -> Callable[...,
         finally:
             _RUN.reset(token)
 
-    prefetch_related_objects.__rowsync_wrapped__ = original  # type: ignore[attr-defined]
     return prefetch_related_objects
 
 
@@ -175,7 +174,6 @@ def wrap_get_prefetcher(original: Callable[..., Any]) -> Callable[..., Any]:
             prefetcher = MappingPrefetcher(prefetcher)
         return prefetcher, descriptor, attr_found, run_is_fetched
 
-    get_prefetcher.__rowsync_wrapped__ = original  # type: ignore[attr-defined]
     return get_prefetcher
 
 

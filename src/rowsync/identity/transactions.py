@@ -45,7 +45,6 @@ def wrap_rollback(original: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             after_rollback(self.alias)
 
-    rollback.__rowsync_wrapped__ = original  # type: ignore[attr-defined]
     rollback.__doc__ = original.__doc__
     return rollback
 
@@ -59,6 +58,5 @@ def wrap_savepoint_rollback(original: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             after_rollback(self.alias)
 
-    savepoint_rollback.__rowsync_wrapped__ = original  # type: ignore[attr-defined]
     savepoint_rollback.__doc__ = original.__doc__
     return savepoint_rollback

@@ -110,4 +110,3 @@ def setup() -> None:
         schema.activate()
     django_checks.register(checks.check_models, django_checks.Tags.models)
     django_checks.register(checks.check_drift, django_checks.Tags.database)
-    checks.patch_migrate_checks()

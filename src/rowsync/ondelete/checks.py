@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextvars import ContextVar
 from typing import Any
 
 from django.apps import AppConfig, apps
 from django.core import checks
-from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connections
 
 from rowsync import conf
@@ -16,7 +14,7 @@ from rowsync.backends import BaseBackend, get_backend, is_supported
 from rowsync.ondelete import actions as a
 from rowsync.ondelete.drift import Difference, differences
 from rowsync.ondelete.plan import Plan, get_plan
-from rowsync.schema import OPTION, app_has_migrations
+from rowsync.schema import MIGRATING, OPTION, app_has_migrations
 from rowsync.selection import selects
 
 
@@ -55,41 +53,53 @@ def plan_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
     """Return the errors of ``plan`` for the models in ``selected``."""
     errors: list[checks.CheckMessage] = []
     for field, behaviour in plan.behaviours.items():
-        if field.model not in selected or not behaviour.rowsync_compiles:
-            continue
-        where = f"{field.model._meta.label}.{field.name}"
-        if not field.db_constraint and behaviour.operation != a.DO_NOTHING:
-            errors.append(
-                checks.Error(
-                    f"{where} has db_constraint=False, so the database cannot enforce "
-                    f"on_delete {behaviour.operation} ({behaviour.source}).",
-                    hint="Set db_constraint=True, or keep a Python-level on_delete and leave "
-                    "the model out of ROWSYNC_DB_ON_DELETE.",
-                    obj=field,
-                    id="rowsync.E031",
-                )
+        if field.model in selected and behaviour.rowsync_compiles:
+            errors += _field_errors(field, behaviour)
+    return errors + _inheritance_errors(plan, selected) + _generic_errors(plan, selected)
+
+
+def _field_errors(field: Any, behaviour: Any) -> list[checks.CheckMessage]:
+    """rowsync.E031-E033: a foreign key whose action the database cannot run as asked."""
+    errors: list[checks.CheckMessage] = []
+    where = f"{field.model._meta.label}.{field.name}"
+    if not field.db_constraint and behaviour.operation != a.DO_NOTHING:
+        errors.append(
+            checks.Error(
+                f"{where} has db_constraint=False, so the database cannot enforce "
+                f"on_delete {behaviour.operation} ({behaviour.source}).",
+                hint="Set db_constraint=True, or keep a Python-level on_delete and leave "
+                "the model out of ROWSYNC_DB_ON_DELETE.",
+                obj=field,
+                id="rowsync.E031",
             )
-        if behaviour.operation == a.SET_NULL and not field.null:
-            errors.append(
-                checks.Error(
-                    f"{where} is set to NULL by the database on delete, but cannot be null.",
-                    hint="Set null=True, or choose another on_delete.",
-                    obj=field,
-                    id="rowsync.E032",
-                )
+        )
+    if behaviour.operation == a.SET_NULL and not field.null:
+        errors.append(
+            checks.Error(
+                f"{where} is set to NULL by the database on delete, but cannot be null.",
+                hint="Set null=True, or choose another on_delete.",
+                obj=field,
+                id="rowsync.E032",
             )
-        if behaviour.operation in (a.SET, a.SET_DEFAULT) and not behaviour.supported:
-            errors.append(
-                checks.Error(
-                    f"{where}: the value of {behaviour.operation} ({behaviour.value!r}) is a "
-                    "Python callable or object, which cannot run in the database.",
-                    hint="Use a constant or a database expression (Value(...), RawSQL('(...)', "
-                    "[])), or keep Python's models.SET(callable) and leave the model out of "
-                    "ROWSYNC_DB_ON_DELETE.",
-                    obj=field,
-                    id="rowsync.E033",
-                )
+        )
+    if behaviour.operation in (a.SET, a.SET_DEFAULT) and not behaviour.supported:
+        errors.append(
+            checks.Error(
+                f"{where}: the value of {behaviour.operation} ({behaviour.value!r}) is a "
+                "Python callable or object, which cannot run in the database.",
+                hint="Use a constant or a database expression (Value(...), RawSQL('(...)', "
+                "[])), or keep Python's models.SET(callable) and leave the model out of "
+                "ROWSYNC_DB_ON_DELETE.",
+                obj=field,
+                id="rowsync.E033",
             )
+        )
+    return errors
+
+
+def _inheritance_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
+    """rowsync.E035: a database cascade that would leave multi-table parent rows behind."""
+    errors: list[checks.CheckMessage] = []
     for field, behaviour in plan.behaviours.items():
         opts = field.model._meta
         if (
@@ -109,6 +119,12 @@ def plan_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
                     id="rowsync.E035",
                 )
             )
+    return errors
+
+
+def _generic_errors(plan: Plan, selected: set[Any]) -> list[checks.CheckMessage]:
+    """rowsync.E034: rows the database deletes while a GenericRelation points at them."""
+    errors: list[checks.CheckMessage] = []
     for model in sorted(plan.deletable, key=lambda m: m._meta.label):
         if model not in selected:
             continue
@@ -190,35 +206,6 @@ def self_reference_messages(
     return messages
 
 
-#: True while ``migrate`` runs its system checks (see :func:`patch_migrate_checks`).
-MIGRATING: ContextVar[bool] = ContextVar("rowsync_migrating", default=False)
-
-
-def patch_migrate_checks() -> None:
-    """Mark the system checks that ``migrate`` runs before migrating (idempotent).
-
-    The drift check stays silent for them: ``migrate`` installs every object its
-    migrations record (and reports model changes that still need ``makemigrations``),
-    so refusing it would block the very command that repairs the drift.
-    """
-    from django.core.management.commands import migrate
-
-    current = migrate.Command.check
-    if getattr(current, "rowsync_patched", False):
-        return
-
-    def check(self: BaseCommand, *args: Any, **kwargs: Any) -> None:
-        token = MIGRATING.set(True)
-        try:
-            current(self, *args, **kwargs)
-        finally:
-            MIGRATING.reset(token)
-
-    check.rowsync_patched = True  # type: ignore[attr-defined]
-    check.__wrapped__ = current  # type: ignore[attr-defined]
-    migrate.Command.check = check  # type: ignore[method-assign]
-
-
 def _recorded(connection: Any) -> set[str] | None:
     """Return the names of the objects the applied migrations record (None: some unapplied)."""
     from django.db.migrations.executor import MigrationExecutor
@@ -251,7 +238,7 @@ def check_drift(
     """rowsync.E040/W041: the database lacks (or has extra) rowsync objects; E037/W115 MySQL.
 
     E040 and W041 cover every object (on_delete, capture triggers, inboxes); they are
-    not reported to ``migrate``'s own checks (see :func:`patch_migrate_checks`).
+    not reported to ``migrate``'s own checks (see :data:`rowsync.schema.MIGRATING`).
     """
     messages: list[checks.CheckMessage] = []
     plan = get_plan(apps)
@@ -261,33 +248,39 @@ def check_drift(
         if not is_supported(connection):
             continue
         backend = get_backend(connection)
-        messages.extend(self_reference_messages(plan, selected, backend, connection.display_name))
-        if MIGRATING.get():
-            continue
-        try:
-            recorded = _recorded(connection)
-            if recorded is None:
-                continue  # migrate installs what is missing; compare afterwards
-            found = differences(alias)
-        except DatabaseError:
-            continue  # no database yet: nothing to compare
-        for difference in found:
-            if difference.problem == "missing":
-                messages.append(
-                    checks.Error(
-                        f"Database {alias!r} lacks {difference.name} on {difference.table} "
-                        f"({difference.detail}).",
-                        hint=_missing_hint(difference, recorded),
-                        id="rowsync.E040",
-                    )
+        messages += self_reference_messages(plan, selected, backend, connection.display_name)
+        if not MIGRATING.get():
+            messages += _drift_messages(alias, connection)
+    return messages
+
+
+def _drift_messages(alias: str, connection: Any) -> list[checks.CheckMessage]:
+    """rowsync.E040/W041: the objects the database lacks, or has beyond the models'."""
+    try:
+        recorded = _recorded(connection)
+        if recorded is None:
+            return []  # migrate installs what is missing; compare afterwards
+        found = differences(alias)
+    except DatabaseError:
+        return []  # no database yet: nothing to compare
+    messages: list[checks.CheckMessage] = []
+    for difference in found:
+        if difference.problem == "missing":
+            messages.append(
+                checks.Error(
+                    f"Database {alias!r} lacks {difference.name} on {difference.table} "
+                    f"({difference.detail}).",
+                    hint=_missing_hint(difference, recorded),
+                    id="rowsync.E040",
                 )
-            else:
-                messages.append(
-                    checks.Warning(
-                        f"Database {alias!r} has {difference.name} on {difference.table}, "
-                        "which no model asks for.",
-                        hint="Run makemigrations and migrate to remove it.",
-                        id="rowsync.W041",
-                    )
+            )
+        else:
+            messages.append(
+                checks.Warning(
+                    f"Database {alias!r} has {difference.name} on {difference.table}, "
+                    "which no model asks for.",
+                    hint="Run makemigrations and migrate to remove it.",
+                    id="rowsync.W041",
                 )
+            )
     return messages

@@ -312,13 +312,12 @@ def needs_patch() -> bool:
 
 
 def patch_collector() -> None:
-    """Wrap ``Collector.delete``, widen 6.1's ``SKIP_COLLECTION``, hook ``related_objects``.
+    """Add the on_delete step, widen 6.1's ``SKIP_COLLECTION``, hook ``related_objects``.
 
     Idempotent.
     """
-    skip = getattr(deletion, "SKIP_COLLECTION", None)
-    if skip is not None and not isinstance(skip, _SkipCollection):
-        deletion.SKIP_COLLECTION = _SkipCollection(skip)  # type: ignore[attr-defined]
+    if hasattr(deletion, "SKIP_COLLECTION"):  # Django 6.1+
+        _patch.apply(deletion, "SKIP_COLLECTION", _SkipCollection, feature="ondelete")
     patch_related_objects()
     _patch.add_delete_step(
         "ondelete.enforce", _enforce, order=_patch.ORDER_ONDELETE, feature="ondelete"

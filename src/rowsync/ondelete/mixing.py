@@ -18,6 +18,7 @@ from typing import Any
 from django.db import models
 from django.db.models.fields.related import ForeignKey
 
+from rowsync import _patch
 from rowsync.ondelete import actions as a
 
 E323 = "fields.E323"
@@ -50,7 +51,6 @@ def _wrap(original: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
             errors = [e for e in errors if e.id != E323]
         return errors
 
-    _check_on_delete.rowsync_patched = True  # type: ignore[attr-defined]
     return _check_on_delete
 
 
@@ -58,8 +58,4 @@ def patch_check() -> None:
     """Let rowsync's values mix with Django 6.1's in E323 (idempotent; no-op before 6.1)."""
     if a.django_database_on_delete() is None:
         return
-    # django-stubs does not declare the private _check_on_delete, hence getattr/setattr.
-    current = getattr(ForeignKey, "_check_on_delete")  # noqa: B009
-    if getattr(current, "rowsync_patched", False):
-        return
-    setattr(ForeignKey, "_check_on_delete", _wrap(current))  # noqa: B010
+    _patch.apply(ForeignKey, "_check_on_delete", _wrap, feature="ondelete")

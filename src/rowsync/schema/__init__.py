@@ -35,6 +35,7 @@ Contract:
 
 from __future__ import annotations
 
+from rowsync.schema.hooks import MIGRATING, prepare_migrations
 from rowsync.schema.install import (
     app_has_migrations,
     ensure_app_objects,
@@ -57,6 +58,7 @@ from rowsync.schema.registry import (
 )
 
 __all__ = [
+    "MIGRATING",
     "OPTION",
     "CompiledSQL",
     "CompiledTrigger",
@@ -74,6 +76,7 @@ __all__ = [
     "installed_objects",
     "is_project_model",
     "object_name",
+    "prepare_migrations",
     "register_contributor",
     "setup",
     "unapplies_rowsync",
@@ -83,35 +86,20 @@ __all__ = [
 
 
 def setup() -> None:
-    """Wire the machinery in (idempotent): state option, autodetector, rebuild, post_migrate.
+    """Wire the migration-time machinery in (idempotent): rebuild guard, post_migrate, checks.
 
     Called by ``ondelete.setup()`` and ``events.setup()``; a second call changes nothing.
-    ``ROWSYNC_AUTODETECTOR = False`` leaves ``makemigrations``/``migrate`` unpatched.
+    What Django's migrations need (state option, autodetector) comes with
+    :func:`activate` or with the first migration that holds rowsync objects
+    (:func:`rowsync.schema.hooks.prepare_migrations`).
     """
     from django.core import checks
-    from django.core.management.commands import makemigrations, migrate
-    from django.db.migrations import state
-    from django.db.models import options
     from django.db.models.signals import post_migrate
 
-    from rowsync import conf
-    from rowsync.schema.autodetector import autodetector_class
     from rowsync.schema.checks import check_migrations_app
     from rowsync.schema.install import on_post_migrate
     from rowsync.schema.rebuild import patch_sqlite_rebuild
 
-    # The migration state stores objects as a model option, which Meta must accept
-    # (the same way django-pgtrigger registers "triggers").
-    # django-stubs does not declare DEFAULT_NAMES, hence getattr/setattr.
-    names: tuple[str, ...] = getattr(options, "DEFAULT_NAMES")  # noqa: B009
-    if OPTION not in names:
-        names = (*names, OPTION)
-        setattr(options, "DEFAULT_NAMES", names)  # noqa: B010
-    if OPTION not in getattr(state, "DEFAULT_NAMES"):  # noqa: B009
-        setattr(state, "DEFAULT_NAMES", names)  # noqa: B010
-    if conf.schema_autodetector_enabled():
-        for command in (makemigrations.Command, migrate.Command):
-            command.autodetector = autodetector_class(command.autodetector)
     # Old migrations may install objects and rebuild tables after them, whatever the
     # settings say now: the rebuild guard stays (a no-op on tables without objects).
     patch_sqlite_rebuild()
@@ -120,10 +108,13 @@ def setup() -> None:
 
 
 def activate() -> None:
-    """Guard the runtime against installed objects (idempotent): SQLite's flush.
+    """Prepare migrations and guard the runtime against installed objects (idempotent).
 
-    Called by the subsystems that install objects, only when they are switched on.
+    Called by the subsystems that install objects, only when they are switched on:
+    the state option and the autodetector (:func:`~rowsync.schema.hooks.prepare_migrations`),
+    SQLite's flush.
     """
     from rowsync.schema.rebuild import patch_sqlite_flush
 
+    prepare_migrations()
     patch_sqlite_flush()

@@ -37,6 +37,44 @@ def _unmigrated(candidates: dict[str, list[type[Model]]]) -> dict[str, list[str]
     return found
 
 
+def _check_target(target: object) -> list[checks.CheckMessage]:
+    """rowsync.E131-E133: ``ROWSYNC_MIGRATIONS_APP`` must name a project app with migrations."""
+    labels = {c.label for c in apps.get_app_configs()}
+    if not isinstance(target, str) or target not in labels:
+        return [
+            checks.Error(
+                f"ROWSYNC_MIGRATIONS_APP is {target!r}, which is not the label of an "
+                "installed app.",
+                hint="Name an app of your project by its label (one of: "
+                f"{', '.join(sorted(labels))}).",
+                obj="ROWSYNC_MIGRATIONS_APP",
+                id="rowsync.E131",
+            )
+        ]
+    home = apps.get_app_config(target)
+    if is_installed_package(home):
+        return [
+            checks.Error(
+                f"ROWSYNC_MIGRATIONS_APP names {target!r}, an installed package "
+                f"({package_folder(home)}); makemigrations cannot write there.",
+                hint="Name an app of your project (under BASE_DIR).",
+                obj="ROWSYNC_MIGRATIONS_APP",
+                id="rowsync.E132",
+            )
+        ]
+    if MigrationLoader.migrations_module(target)[0] is None:
+        return [
+            checks.Error(
+                f"ROWSYNC_MIGRATIONS_APP names {target!r}, whose migrations are disabled "
+                "(MIGRATION_MODULES maps it to None).",
+                hint="Name an app of your project that has migrations.",
+                obj="ROWSYNC_MIGRATIONS_APP",
+                id="rowsync.E133",
+            )
+        ]
+    return []
+
+
 def check_migrations_app(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
@@ -51,40 +89,7 @@ def check_migrations_app(
     """
     target = conf.migrations_app()
     if target is not None:
-        labels = {c.label for c in apps.get_app_configs()}
-        if not isinstance(target, str) or target not in labels:
-            return [
-                checks.Error(
-                    f"ROWSYNC_MIGRATIONS_APP is {target!r}, which is not the label of an "
-                    "installed app.",
-                    hint="Name an app of your project by its label (one of: "
-                    f"{', '.join(sorted(labels))}).",
-                    obj="ROWSYNC_MIGRATIONS_APP",
-                    id="rowsync.E131",
-                )
-            ]
-        home = apps.get_app_config(target)
-        if is_installed_package(home):
-            return [
-                checks.Error(
-                    f"ROWSYNC_MIGRATIONS_APP names {target!r}, an installed package "
-                    f"({package_folder(home)}); makemigrations cannot write there.",
-                    hint="Name an app of your project (under BASE_DIR).",
-                    obj="ROWSYNC_MIGRATIONS_APP",
-                    id="rowsync.E132",
-                )
-            ]
-        if MigrationLoader.migrations_module(target)[0] is None:
-            return [
-                checks.Error(
-                    f"ROWSYNC_MIGRATIONS_APP names {target!r}, whose migrations are disabled "
-                    "(MIGRATION_MODULES maps it to None).",
-                    hint="Name an app of your project that has migrations.",
-                    obj="ROWSYNC_MIGRATIONS_APP",
-                    id="rowsync.E133",
-                )
-            ]
-        return []
+        return _check_target(target)
     configs = app_configs if app_configs is not None else apps.get_app_configs()
     candidates: dict[str, list[type[Model]]] = {}
     for config in configs:

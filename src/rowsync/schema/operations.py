@@ -68,6 +68,11 @@ class _ObjectOperation(Operation):
     install: bool = True
 
     def __init__(self, model_name: str, obj: CompiledSQL, app_label: str | None = None) -> None:
+        # A migration file holds rowsync objects: Django's migration machinery must
+        # accept them even when the settings switch every subsystem off now.
+        from rowsync.schema.hooks import prepare_migrations
+
+        prepare_migrations()
         self.model_name = model_name
         self.obj = obj
         self.app_label = app_label
