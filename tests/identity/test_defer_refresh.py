@@ -119,3 +119,33 @@ def test_arefresh_from_db(article):
     assert a.name == "async-name"
     asyncio.run(a.arefresh_from_db(fields=["note"]))
     assert a.note == "note"
+
+
+def test_refresh_with_a_reverse_one_to_one_name():
+    # Django accepts a reverse one-to-one accessor in refresh_from_db(fields=...): it
+    # clears the cached related object. It has no column, so nothing is remembered.
+    from tests.ormapp.models import Author, AuthorDetail
+
+    author = Author.objects.create(name="a")
+    assert not hasattr(author, "detail")
+    AuthorDetail.objects.create(author=author, telephone="1")
+    author.refresh_from_db(fields=["detail"])
+    assert author.detail.telephone == "1"
+
+
+def test_refresh_with_a_prefetched_reverse_accessor():
+    # "contract_set" is a prefetch cache name, not a field name: Django drops that
+    # prefetch result and reloads nothing else.
+    from tests.ormapp.models import Author, Contract, Publish
+
+    publish = Publish.objects.create(name="p")
+    author = Author.objects.create(name="a")
+    p = Publish.objects.prefetch_related("contract_set").get(pk=publish.pk)
+    assert list(p.contract_set.all()) == []
+    contract = Contract.objects.create(publish=publish, author=author, role="r")
+    p.name = "edited"
+    p.refresh_from_db(fields=["contract_set"])
+    assert list(p.contract_set.all()) == [contract]
+    assert p.name == "edited"  # not read: still an unsaved edit
+    Publish.objects.get(pk=publish.pk)  # a re-query keeps the edit
+    assert p.name == "edited"

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
 from django.db.models.signals import post_save
 
@@ -126,9 +127,29 @@ def was_read(obj: Model, fields: Iterable[str] | None) -> None:
     if fields is None:
         attnames: Iterable[str] = opts.attnames
     else:
-        meta = obj._meta
-        attnames = {meta.get_field(name).attname for name in fields}  # type: ignore[union-attr]
+        attnames = _column_attnames(obj, fields)
     remember_current(opts, obj, attnames)
+
+
+def _column_attnames(obj: Model, names: Iterable[str]) -> set[str]:
+    """Return the attnames of the concrete fields among ``refresh_from_db(fields=)``'s names.
+
+    Django also accepts names without a column there: a reverse one-to-one accessor
+    (its cached object is cleared) and a prefetch cache name such as ``book_set``
+    (that prefetch result is dropped). They read no value of the row: skipped.
+    """
+    opts = REGISTRY[type(obj)]
+    meta = obj._meta
+    attnames = set()
+    for name in names:
+        try:
+            field = meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        attname = getattr(field, "attname", None)
+        if attname in opts.attnames:
+            attnames.add(attname)
+    return attnames
 
 
 def wrote(obj: Model, attnames: Iterable[str] | None = None) -> None:
