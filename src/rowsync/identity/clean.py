@@ -89,6 +89,14 @@ def clean_value(opts: IdentityOptions, obj: Model, attname: str) -> Any:
     return row[opts.attname_list.index(attname)]
 
 
+def remembered_pk(opts: IdentityOptions, obj: Model) -> object:
+    """Return the pk of the row ``obj`` last read or wrote (None if it never did)."""
+    values = [clean_value(opts, obj, attname) for attname in opts.pk_attnames]
+    if any(value is _MISSING for value in values):
+        return None
+    return tuple(values) if opts.composite else values[0]
+
+
 def refresh(
     opts: IdentityOptions, obj: Model, names: Sequence[str], values: Sequence[Any]
 ) -> None:

@@ -24,7 +24,8 @@ Hook                               Why
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from django.core.handlers.asgi import ASGIHandler
@@ -36,7 +37,8 @@ from django.db.models.query import ModelIterable
 from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from rowsync.identity import freshness, loading, prefetch, transactions
-from rowsync.identity.keys import REGISTRY
+from rowsync.identity.clean import remembered_pk
+from rowsync.identity.keys import REGISTRY, IdentityOptions, pk_of
 from rowsync.identity.queryset import get_from_manager, get_from_map
 from rowsync.identity.scope import BYPASS, POPULATE, map_for, start_request
 
@@ -66,15 +68,52 @@ def _from_db(original: Any) -> Any:
 
 def _refresh_from_db(original: Callable[..., Any]) -> Callable[..., Any]:
     def refresh_from_db(self: Model, *args: Any, **kwargs: Any) -> None:
-        if type(self) not in REGISTRY:
+        opts = REGISTRY.get(type(self))
+        if opts is None:
             original(self, *args, **kwargs)
             return
-        with loading.loading_mode(BYPASS):
+        with loading.loading_mode(BYPASS), _at_row_read(opts, self, args, kwargs):
             original(self, *args, **kwargs)
         freshness.was_read(self, _refreshed_fields(args, kwargs))
         freshness.register(self)
 
     return _mark(refresh_from_db, original)
+
+
+@contextlib.contextmanager
+def _at_row_read(
+    opts: IdentityOptions, obj: Model, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Iterator[None]:
+    """Point ``obj`` at the row it was read from while some of its fields are loaded.
+
+    Expired fields (a write elsewhere, a rollback) are values of the row the instance
+    was read from. When its pk has been reassigned since (``obj.pk = new`` before a
+    ``save()`` that inserts row ``new``), loading them must read that row, not the new
+    pk, which may not exist yet: Django's own ``save()`` loads deferred fields that way.
+    Only for ``fields=`` loads: a full refresh reads the row of the current pk.
+    """
+    row_pk = remembered_pk(opts, obj) if _refreshed_fields(args, kwargs) is not None else None
+    if row_pk is None or row_pk == pk_of(opts, obj) or opts.composite:
+        yield
+        return
+    d = obj.__dict__
+    moved_pk = d[opts.pk_attname]
+    pk_field = opts.attname_to_field[opts.pk_attname]
+    related = (
+        pk_field.get_cached_value(obj)
+        if pk_field.is_relation and pk_field.is_cached(obj)
+        else _NONE
+    )
+    d[opts.pk_attname] = row_pk
+    try:
+        yield
+    finally:
+        d[opts.pk_attname] = moved_pk
+        if related is not _NONE:
+            pk_field.set_cached_value(obj, related)
+
+
+_NONE = object()
 
 
 def _refreshed_fields(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterable[str] | None:
