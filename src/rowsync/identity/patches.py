@@ -16,6 +16,7 @@ Hook                               Why
 ``UpdateQuery.update_batch``       the same for the Collector's SET_DEFAULT / SET()
 ``DeleteQuery.delete_batch``       evict deleted rows (no post_delete receiver:
 ``QuerySet._raw_delete``           mapped models keep Django's fast delete)
+``Collector.collect``              collected rows are the Collector's own instances
 ``query.prefetch_related_objects`` prefetch results stay per query
 ``ASGIHandler.handle``             each ASGI request's map (5.2 loses request_started's)
 ``BaseDatabaseWrapper.rollback``   forget what a rolled-back block did
@@ -32,6 +33,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Manager, Model, QuerySet
 from django.db.models import query as query_module
+from django.db.models.deletion import Collector
 from django.db.models.fields.related_descriptors import ForwardOneToOneDescriptor
 from django.db.models.query import ModelIterable
 from django.db.models.sql import DeleteQuery, UpdateQuery
@@ -209,6 +211,20 @@ def _raw_delete(original: Callable[..., Any]) -> Callable[..., Any]:
     return _mark(raw_delete, original)
 
 
+def _collect(original: Callable[..., Any]) -> Callable[..., Any]:
+    # The rows a delete collects (a queryset's, a cascade's) are read into instances of
+    # the Collector's own, as in Django: it sets their pk to None after deleting them.
+    # The mapped instances the program holds keep their pk and leave the map when the
+    # DELETE runs (delete_batch above).
+    def collect(self: Collector, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        if not REGISTRY:
+            return original(self, objs, *args, **kwargs)
+        with loading.loading_mode(BYPASS):
+            return original(self, objs, *args, **kwargs)
+
+    return _mark(collect, original)
+
+
 def _asgi_handle(original: Callable[..., Any]) -> Callable[..., Any]:
     # Django 5.2's request_started.asend() runs receivers in tasks of their own, whose
     # context changes are lost: the request's map is set here, in the request's context.
@@ -292,6 +308,7 @@ def install() -> None:
     _wrap(QuerySet, "update", _update)
     _wrap(UpdateQuery, "update_batch", _update_batch)
     _wrap(DeleteQuery, "delete_batch", _delete_batch)
+    _wrap(Collector, "collect", _collect)
     _wrap(QuerySet, "_raw_delete", _raw_delete)
     _wrap(QuerySet, "bulk_update", _bulk_update)
     _wrap(QuerySet, "bulk_create", _bulk_create)
