@@ -149,3 +149,32 @@ def test_refresh_with_a_prefetched_reverse_accessor():
     assert p.name == "edited"  # not read: still an unsaved edit
     Publish.objects.get(pk=publish.pk)  # a re-query keeps the edit
     assert p.name == "edited"
+
+
+def test_a_full_refresh_loads_expired_fields_in_its_one_query(article, queries):
+    pk, _, _ = article
+    a = Article.objects.get(pk=pk)
+    Article.objects.filter(pk=pk).update(name="new", score=8)  # expires name and score
+    with queries() as q:
+        a.refresh_from_db()
+        assert (a.name, a.score, a.note) == ("new", 8, "note")
+    assert len(q) == 1
+
+
+def test_a_full_refresh_leaves_fields_deferred_by_the_query_deferred(article, queries):
+    pk, _, _ = article
+    a = Article.objects.only("name").get(pk=pk)
+    Article.objects.filter(pk=pk).update(name="new")
+    a.refresh_from_db()
+    assert a.get_deferred_fields() == {"note", "score", "category_id", "category2_id"}
+    assert a.name == "new"
+
+
+def test_a_full_refresh_of_a_deleted_row_keeps_the_fields_expired(article):
+    pk, _, _ = article
+    a = Article.objects.get(pk=pk)
+    Article.objects.filter(pk=pk).update(score=9)
+    Article.objects.filter(pk=pk).delete()
+    with pytest.raises(Article.DoesNotExist):
+        a.refresh_from_db()
+    assert "score" in a.get_deferred_fields()

@@ -146,6 +146,7 @@ def expire_clean(opts: IdentityOptions, obj: Model, attnames: Iterable[str]) -> 
     # An instance that never read nor wrote its row (cache_instance()) has no edits to tell.
     clean = None if getattr(obj._state, "rowsync_clean", None) is None else _remembered(opts, obj)
     fields = opts.attname_to_field
+    expired: set[str] | None = None
     for attname in attnames:
         current = d.get(attname, _MISSING)
         if current is _MISSING:
@@ -153,6 +154,32 @@ def expire_clean(opts: IdentityOptions, obj: Model, attnames: Iterable[str]) -> 
         if clean is not None and not is_clean(current, clean.pop(attname, _MISSING)):
             continue  # an unsaved edit: kept (and dirty against the new row)
         del d[attname]
+        if expired is None:
+            expired = expired_attnames(obj)
+        expired.add(attname)
         field = fields[attname]
         if field.is_relation and field.is_cached(obj):
             field.delete_cached_value(obj)
+
+
+def expired_attnames(obj: Model) -> set[str]:
+    """Return (creating it) the set of attnames rowsync unloaded from ``obj`` (expired).
+
+    A name stays in the set after the field is loaded again: only the names that
+    ``obj`` does not hold are expired, the others are loaded. Fields a query deferred
+    (``only()``/``defer()``) are never in it.
+    """
+    state: Any = obj._state
+    expired: set[str] | None = getattr(state, "rowsync_expired", None)
+    if expired is None:
+        expired = state.rowsync_expired = set()
+    return expired
+
+
+def unloaded_expired(obj: Model) -> list[str]:
+    """Return the expired attnames ``obj`` does not hold (see :func:`expired_attnames`)."""
+    expired: set[str] | None = getattr(obj._state, "rowsync_expired", None)
+    if not expired:
+        return []
+    d = obj.__dict__
+    return [attname for attname in expired if attname not in d]

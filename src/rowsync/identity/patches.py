@@ -20,6 +20,7 @@ Hook                               Why
 ``query.prefetch_related_objects`` prefetch results stay per query
 ``ASGIHandler.handle``             each ASGI request's map (5.2 loses request_started's)
 ``BaseDatabaseWrapper.rollback``   forget what a rolled-back block did
+``BaseDatabaseWrapper.savepoint``  note what was read before a savepoint
 =================================  ==================================================
 """
 
@@ -39,7 +40,7 @@ from django.db.models.query import ModelIterable
 from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from rowsync.identity import freshness, loading, prefetch, transactions
-from rowsync.identity.clean import remembered_pk
+from rowsync.identity.clean import remembered_pk, unloaded_expired
 from rowsync.identity.keys import REGISTRY, IdentityOptions, pk_of
 from rowsync.identity.queryset import get_from_manager, get_from_map
 from rowsync.identity.scope import BYPASS, POPULATE, map_for, start_request
@@ -74,7 +75,11 @@ def _refresh_from_db(original: Callable[..., Any]) -> Callable[..., Any]:
         if opts is None:
             original(self, *args, **kwargs)
             return
-        with loading.loading_mode(BYPASS), _at_row_read(opts, self, args, kwargs):
+        with (
+            loading.loading_mode(BYPASS),
+            _at_row_read(opts, self, args, kwargs),
+            _expired_as_loaded(self, args, kwargs),
+        ):
             original(self, *args, **kwargs)
         freshness.was_read(self, _refreshed_fields(args, kwargs))
         freshness.register(self)
@@ -116,6 +121,36 @@ def _at_row_read(
 
 
 _NONE = object()
+
+
+@contextlib.contextmanager
+def _expired_as_loaded(
+    obj: Model, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Iterator[None]:
+    """Make a full ``refresh_from_db()`` read the fields rowsync expired, in its one query.
+
+    Django's full refresh reloads the fields the instance holds and leaves deferred ones
+    deferred. A field a write expired was loaded before, as in Django, where it would be
+    refreshed: it is marked held (a placeholder Django overwrites with the row's value)
+    for the refresh. Fields a query deferred stay deferred; if the refresh fails, the
+    placeholders are removed (the fields stay expired).
+    """
+    names = unloaded_expired(obj) if _refreshed_fields(args, kwargs) is None else []
+    if not names:
+        yield
+        return
+    d = obj.__dict__
+    for attname in names:
+        d[attname] = _PLACEHOLDER
+    try:
+        yield
+    finally:
+        for attname in names:
+            if d.get(attname) is _PLACEHOLDER:
+                del d[attname]
+
+
+_PLACEHOLDER = object()
 
 
 def _refreshed_fields(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterable[str] | None:
@@ -316,9 +351,12 @@ def install() -> None:
     _wrap(ForwardOneToOneDescriptor, "get_object", _parent_link_get_object)
     _wrap(query_module, "prefetch_related_objects", prefetch.wrap_prefetch_related_objects)
     _wrap(query_module, "get_prefetcher", prefetch.wrap_get_prefetcher)
+    _wrap(QuerySet, "_prefetch_related_objects", prefetch.wrap_queryset_prefetch)
     _wrap(ASGIHandler, "handle", _asgi_handle)
     _wrap(BaseDatabaseWrapper, "rollback", transactions.wrap_rollback)
     _wrap(BaseDatabaseWrapper, "savepoint_rollback", transactions.wrap_savepoint_rollback)
+    _wrap(BaseDatabaseWrapper, "savepoint", transactions.wrap_savepoint)
+    _wrap(BaseDatabaseWrapper, "savepoint_commit", transactions.wrap_savepoint_commit)
 
 
 def installed() -> bool:
