@@ -115,3 +115,12 @@ def test_a_savepoint_rollback_keeps_unsaved_edits_made_in_it():
 
     _rolled_back(work)
     assert c.name == "edited"
+
+
+@pytest.mark.django_db
+def test_a_savepoint_rollback_gives_back_the_values_a_write_in_it_expired(queries):
+    c = Category.objects.create(name="before")
+    _rolled_back(lambda: Category.objects.filter(pk=c.pk).update(name="inside"))
+    with queries() as q:
+        assert c.name == "before"
+    assert len(q) == 0

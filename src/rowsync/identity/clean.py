@@ -183,3 +183,44 @@ def unloaded_expired(obj: Model) -> list[str]:
         return []
     d = obj.__dict__
     return [attname for attname in expired if attname not in d]
+
+
+def restore_clean(opts: IdentityOptions, obj: Model, row: Any) -> None:
+    """Give ``obj`` back the row it remembered earlier (``row``: a tuple, a dict or None).
+
+    After a rollback to a savepoint, the rows are what they were when the savepoint was
+    taken: the values ``obj`` had read by then are true again. Its clean fields take
+    them back (or are unloaded when it had not read them); unsaved edits are kept.
+    """
+    if row is None:
+        then: dict[str, Any] = {}
+    elif type(row) is dict:
+        then = row
+    else:
+        then = dict(zip(opts.attname_list, row, strict=True))
+    clean = None if getattr(obj._state, "rowsync_clean", None) is None else _remembered(opts, obj)
+    d = obj.__dict__
+    fields = opts.attname_to_field
+    for attname in opts.attname_list:
+        if attname in opts.pk_attnames:
+            continue
+        current = d.get(attname, _MISSING)
+        if current is not _MISSING and (
+            clean is None or not is_clean(current, clean.get(attname, _MISSING))
+        ):
+            continue  # an unsaved edit (or an instance that never read its row): kept
+        old = then.get(attname, _MISSING)
+        field = fields[attname]
+        if old is _MISSING:
+            if current is _MISSING:
+                continue
+            del d[attname]
+            expired_attnames(obj).add(attname)
+            if clean is not None:
+                clean.pop(attname, None)
+        else:
+            d[attname] = old
+            if clean is not None:
+                clean[attname] = old
+        if field.is_relation and field.is_cached(obj) and (old is _MISSING or current != old):
+            field.delete_cached_value(obj)

@@ -15,6 +15,7 @@ a lookup on an instance is the one whose results the instance shows afterwards; 
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
@@ -124,9 +125,12 @@ def _is_the_row_s(obj: Model, cache: Any) -> bool:
     map answers ``get(pk=...)``); anything else (None, an unmapped or another row's
     object) may be an earlier query's view and is fetched again.
     """
+    if _is_generic_key(cache):
+        rel = cache.get_cached_value(obj)
+        return rel is not None and _names_by_generic_key(obj, cache, rel) and _mapped(rel)
     reverse = isinstance(cache, OneToOneRel)
-    if not (reverse or isinstance(cache, ForeignObject)) or getattr(cache, "composite", False):
-        return False  # a GenericForeignKey, or a multi-column relation: fetched again
+    if not (reverse or isinstance(cache, ForeignObject)):
+        return False
     rel = cache.get_cached_value(obj)
     if rel is None:
         return False
@@ -137,6 +141,35 @@ def _is_the_row_s(obj: Model, cache: Any) -> bool:
     child, parent = (rel, obj) if reverse else (obj, rel)
     if getattr(child, source.attname, None) != getattr(parent, target.attname, None):
         return False
+    return _mapped(rel)
+
+
+def _is_generic_key(cache: Any) -> bool:
+    # contenttypes may not be installed: its module is loaded when a GenericForeignKey exists.
+    fields = sys.modules.get("django.contrib.contenttypes.fields")
+    return fields is not None and isinstance(cache, fields.GenericForeignKey)
+
+
+def _names_by_generic_key(obj: Model, gfk: Any, rel: Model) -> bool:
+    """Return whether ``obj``'s content type and object id name the row of ``rel``."""
+    from django.contrib.contenttypes.models import ContentType
+
+    meta = obj._meta
+    ct_id = getattr(obj, meta.get_field(gfk.ct_field).attname, None)  # type: ignore[union-attr]
+    ct = ContentType.objects.db_manager(obj._state.db).get_for_model(
+        rel, for_concrete_model=gfk.for_concrete_model
+    )
+    if ct_id != ct.pk:
+        return False
+    try:
+        pk = rel._meta.pk.to_python(getattr(obj, gfk.fk_field))  # type: ignore[union-attr]
+    except Exception:  # a value the related pk cannot take: not that row
+        return False
+    return bool(pk == rel.pk)
+
+
+def _mapped(rel: Model) -> bool:
+    """Return whether ``rel`` is the mapped instance of its row (views included)."""
     opts = REGISTRY.get(type(rel))
     if opts is None:
         return False

@@ -9,13 +9,13 @@ afterwards. Instances the program still holds keep their unsaved edits; the valu
 they read from, or wrote to, the database may be wrong and are unloaded (expired):
 
 * a transaction rollback unloads every clean field (SQLAlchemy's expire on rollback);
-* a savepoint rollback unloads only the clean fields that changed since the savepoint
-  was taken (read again, or written, inside the block). ``savepoint()`` therefore
-  notes what each mapped instance of that database had read (the remembered row, a
-  reference in the common case), as SQLAlchemy expires only what a rolled-back nested
-  transaction touched. Values read before the block were true before it, and the
-  rollback returns the rows to that state: an object of ``TestCase.setUpTestData``
-  is not unloaded by each test's rollback.
+* a savepoint rollback returns the rows to their state when the savepoint was taken,
+  so the values each instance had read by then are true again: ``savepoint()`` notes
+  them (the remembered row, a reference in the common case) and the rollback gives
+  them back to the clean fields; what the instance had not read then is unloaded.
+  An object of ``TestCase.setUpTestData`` is therefore not unloaded by each test's
+  rollback, nor by a write a test made to its row (SQLAlchemy expires only what a
+  rolled-back nested transaction touched; rowsync restores what it knew).
 """
 
 from __future__ import annotations
@@ -25,13 +25,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-
-from rowsync.identity import scope
 from django.db.models import Model
 
-from rowsync.identity.clean import expire_clean, is_clean
-from rowsync.identity.keys import REGISTRY, IdentityOptions
-
+from rowsync.identity import scope
+from rowsync.identity.clean import expire_clean, restore_clean
+from rowsync.identity.keys import REGISTRY
 
 #: ``connection.__dict__`` key of ``{savepoint id: Snapshot}``
 _SNAPSHOTS = "rowsync_savepoint_snapshots"
@@ -55,29 +53,6 @@ def take_snapshot(alias: str) -> Snapshot:
     return snapshot
 
 
-def _changed_since(opts: IdentityOptions, obj: Model, then: Any) -> set[str]:
-    """Return the attnames whose remembered value is not the one remembered ``then``."""
-    now = getattr(obj._state, "rowsync_clean", None)
-    if now is then:
-        return set()
-    if then is None:
-        return set(opts.attnames)
-    if type(then) is not dict:
-        then = dict(zip(opts.attname_list, then, strict=True))
-    if type(now) is not dict:
-        now = {} if now is None else dict(zip(opts.attname_list, now, strict=True))
-    changed = set()
-    for attname in opts.attnames:
-        old = then.get(attname, _ABSENT)
-        new = now.get(attname, _ABSENT)
-        if old is _ABSENT or not is_clean(new, old):
-            changed.add(attname)
-    return changed
-
-
-_ABSENT = object()
-
-
 def after_rollback(alias: str, snapshot: Snapshot | None = None) -> None:
     """Flush the maps a rollback on connection ``alias`` may have made wrong.
 
@@ -90,11 +65,11 @@ def after_rollback(alias: str, snapshot: Snapshot | None = None) -> None:
             opts = REGISTRY.get(type(obj))
             if opts is None or obj._state.db != alias:
                 continue
-            names = opts.attnames.difference(opts.pk_attnames)
             noted = None if snapshot is None else snapshot.get(id(obj))
             if noted is not None and noted[0]() is obj:
-                names = names & _changed_since(opts, obj, noted[1])
-            expire_clean(opts, obj, names)
+                restore_clean(opts, obj, noted[1])
+            else:
+                expire_clean(opts, obj, opts.attnames.difference(opts.pk_attnames))
     scope.clear_current(alias)
 
 
