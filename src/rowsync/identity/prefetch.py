@@ -57,7 +57,7 @@ class PrefetchRun:
         for obj in rows:
             self._filled(obj, select_related, 0)
 
-    def _filled(self, obj: Model, tree: Any, depth: int) -> None:
+    def _filled(self, obj: Model | None, tree: Any, depth: int) -> None:
         if obj is None or depth > _MAX_DEPTH:
             return
         self.keep.append(obj)
@@ -162,7 +162,7 @@ def _names_by_generic_key(obj: Model, gfk: Any, rel: Model) -> bool:
     if ct_id != ct.pk:
         return False
     try:
-        pk = rel._meta.pk.to_python(getattr(obj, gfk.fk_field))  # type: ignore[union-attr]
+        pk = rel._meta.pk.to_python(getattr(obj, gfk.fk_field))
     except Exception:  # a value the related pk cannot take: not that row
         return False
     return bool(pk == rel.pk)
@@ -192,7 +192,7 @@ def wrap_queryset_prefetch(original: Callable[..., Any]) -> Callable[..., Any]:
         select_related = self.query.select_related
         if not select_related or self.model not in REGISTRY:
             return original(self)
-        token = _QUERY_ROWS.set((self._result_cache, select_related))  # type: ignore[attr-defined]
+        token = _QUERY_ROWS.set((self._result_cache, select_related))
         try:
             return original(self)
         finally:
