@@ -4,24 +4,26 @@ Each patch keeps Django's behaviour for unmapped models (one dict lookup decides
 and is installed once: :func:`install` checks for its own marker first. Nothing is
 patched at import time or when no model is mapped.
 
-=================================  ==================================================
-Hook                               Why
-=================================  ==================================================
-``Model.from_db``                  every row becomes the mapped instance
-``Model.refresh_from_db``          reload from SQL, never from the map
-``QuerySet.get``                   SQL-free ``get(pk)`` when correct
-``Manager.get``                    the same, before a QuerySet is even built
-``ModelIterable.__iter__``         per-query load mode (annotations, populate)
-``QuerySet.update`` etc.           freshness after writes that bypass instances
-``UpdateQuery.update_batch``       the same for the Collector's SET_DEFAULT / SET()
-``DeleteQuery.delete_batch``       evict deleted rows (no post_delete receiver:
-``QuerySet._raw_delete``           mapped models keep Django's fast delete)
-``Collector.collect``              collected rows are the Collector's own instances
-``query.prefetch_related_objects`` prefetch results stay per query
-``ASGIHandler.handle``             each ASGI request's map (5.2 loses request_started's)
-``BaseDatabaseWrapper.rollback``   forget what a rolled-back block did
-``BaseDatabaseWrapper.savepoint``  note what was read before a savepoint
-=================================  ==================================================
+========================================  =====================================================
+Hook                                      Why
+========================================  =====================================================
+``Model.from_db``                         every row becomes the mapped instance
+``Model.refresh_from_db``                 reload from SQL, never from the map
+``QuerySet.get``                          SQL-free ``get(pk)`` when correct
+``Manager.get``                           the same, before a QuerySet is even built
+``ModelIterable.__iter__``                per-query load mode (annotations, populate)
+``QuerySet.update`` etc.                  freshness after writes that bypass instances
+``UpdateQuery.update_batch``              the same for the Collector's SET_DEFAULT / SET()
+``DeleteQuery.delete_batch``              evict deleted rows (no post_delete receiver:
+``QuerySet._raw_delete``                  mapped models keep Django's fast delete)
+``Collector.collect``                     collected rows are the Collector's own instances
+``query.prefetch_related_objects``        prefetch results stay per query
+``QuerySet._prefetch_related_objects``    ... reusing the query's own select_related
+``ASGIHandler.handle``                    each ASGI request's map (5.2 loses request_started's)
+``BaseDatabaseWrapper.rollback``          forget what a rolled-back block did
+``BaseDatabaseWrapper.savepoint``         note what was read before a savepoint
+``BaseDatabaseWrapper.savepoint_commit``  ... and forget it when it is released
+========================================  =====================================================
 """
 
 from __future__ import annotations
