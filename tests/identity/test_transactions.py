@@ -124,18 +124,3 @@ def test_a_savepoint_rollback_gives_back_the_values_a_write_in_it_expired(querie
     with queries() as q:
         assert c.name == "before"
     assert len(q) == 0
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_transaction_rollback_gives_back_the_committed_values(queries):
-    c = Category.objects.create(name="committed")
-
-    def work():
-        Category.objects.filter(pk=c.pk).update(name="inside")
-        assert Category.objects.get(pk=c.pk).name == "inside"
-
-    _rolled_back(work)
-    with queries() as q:
-        assert c.name == "committed"
-    assert len(q) == 0
-    assert Category.objects.get(pk=c.pk) is c

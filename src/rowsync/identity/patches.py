@@ -22,7 +22,6 @@ Hook                                      Why
 ``ASGIHandler.handle``                    each ASGI request's map (5.2 loses request_started's)
 ``BaseDatabaseWrapper.rollback``          forget what a rolled-back block did
 ``BaseDatabaseWrapper.savepoint``         note what was read before a savepoint
-``BaseDatabaseWrapper.set_autocommit``    ... or before a transaction (and ``commit``)
 ``BaseDatabaseWrapper.savepoint_commit``  ... and forget it when it is released
 ========================================  =====================================================
 """
@@ -359,8 +358,6 @@ def install() -> None:
     _wrap(BaseDatabaseWrapper, "rollback", transactions.wrap_rollback)
     _wrap(BaseDatabaseWrapper, "savepoint_rollback", transactions.wrap_savepoint_rollback)
     _wrap(BaseDatabaseWrapper, "savepoint", transactions.wrap_savepoint)
-    _wrap(BaseDatabaseWrapper, "set_autocommit", transactions.wrap_set_autocommit)
-    _wrap(BaseDatabaseWrapper, "commit", transactions.wrap_commit)
     _wrap(BaseDatabaseWrapper, "savepoint_commit", transactions.wrap_savepoint_commit)
 
 

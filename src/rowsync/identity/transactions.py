@@ -3,17 +3,13 @@
 Django has no rollback signal, so rowsync wraps ``BaseDatabaseWrapper.rollback``
 and ``savepoint_rollback`` (what ``atomic()`` calls when a block fails or
 ``set_rollback(True)`` was called, and what ``transaction.rollback()`` calls). After
-a rollback, the instances mapped inside the rolled-back transaction or savepoint leave
-the current context's map and the shared map: no instance created in the block and no
-value set in it is served by the map afterwards. Instances the program still holds
-keep their unsaved edits; the values they read from, or wrote to, the database may be
-wrong and are unloaded (expired), or given back when rowsync knows them:
+a transaction rollback, the current context's map and the shared map are flushed for
+that database; after a savepoint rollback, the instances mapped inside the block leave
+them: no instance created in the block and no value set in it is served by the map
+afterwards. Instances the program still holds keep their unsaved edits; the values
+they read from, or wrote to, the database may be wrong and are unloaded (expired):
 
-* a transaction rollback returns the rows to their committed state: instances mapped
-  when it began (``set_autocommit(False)``, what an outermost ``atomic()`` does) get
-  back the values they had read then, committed ones; the others are unloaded and
-  leave the map (SQLAlchemy's expire on rollback). Without a known beginning (a
-  database configured with ``AUTOCOMMIT = False``) every clean field is unloaded;
+* a transaction rollback unloads every clean field (SQLAlchemy's expire on rollback);
 * a savepoint rollback returns the rows to their state when the savepoint was taken,
   so the values each instance had read by then are true again: ``savepoint()`` notes
   them (the remembered row, a reference in the common case) and the rollback gives
@@ -90,52 +86,6 @@ def _snapshots(connection: BaseDatabaseWrapper) -> dict[str, Snapshot]:
     return found
 
 
-#: The key of the snapshot taken when the transaction began (autocommit turned off).
-_TRANSACTION = "<transaction>"
-
-
-def _begun(connection: BaseDatabaseWrapper) -> None:
-    """Note, as a transaction begins, what the mapped instances have read (committed rows)."""
-    if REGISTRY:
-        _snapshots(connection)[_TRANSACTION] = take_snapshot(connection.alias)
-
-
-def wrap_set_autocommit(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Return ``BaseDatabaseWrapper.set_autocommit`` that notes what was read before ``BEGIN``.
-
-    Values read in autocommit mode are committed: a rollback of the transaction that
-    follows gives them back (see :func:`after_rollback`).
-    """
-
-    def set_autocommit(self: BaseDatabaseWrapper, autocommit: bool, *args: Any, **kw: Any) -> Any:
-        began = not autocommit and self.autocommit
-        result = original(self, autocommit, *args, **kw)
-        if began:
-            _begun(self)
-        elif autocommit:
-            _snapshots(self).clear()
-        return result
-
-    set_autocommit.__rowsync_wrapped__ = original  # type: ignore[attr-defined]
-    set_autocommit.__doc__ = original.__doc__
-    return set_autocommit
-
-
-def wrap_commit(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Return ``BaseDatabaseWrapper.commit`` that forgets what the transaction began with."""
-
-    def commit(self: BaseDatabaseWrapper) -> Any:
-        result = original(self)
-        _snapshots(self).clear()
-        if not self.autocommit:
-            _begun(self)  # manual transactions: what is read now is committed
-        return result
-
-    commit.__rowsync_wrapped__ = original  # type: ignore[attr-defined]
-    commit.__doc__ = original.__doc__
-    return commit
-
-
 def wrap_savepoint(original: Callable[..., Any]) -> Callable[..., Any]:
     """Return ``BaseDatabaseWrapper.savepoint`` that notes what mapped instances had read."""
 
@@ -166,15 +116,11 @@ def wrap_rollback(original: Callable[..., Any]) -> Callable[..., Any]:
     """Return ``BaseDatabaseWrapper.rollback`` that flushes the maps afterwards."""
 
     def rollback(self: BaseDatabaseWrapper) -> Any:
-        snapshots = _snapshots(self)
-        snapshot = snapshots.get(_TRANSACTION)
         try:
             return original(self)
         finally:
-            snapshots.clear()  # the transaction's savepoints are gone
-            after_rollback(self.alias, snapshot)
-            if snapshot is not None and not self.autocommit:
-                _begun(self)  # manual transactions: the next one starts here
+            _snapshots(self).clear()  # the transaction's savepoints are gone
+            after_rollback(self.alias)
 
     rollback.__rowsync_wrapped__ = original  # type: ignore[attr-defined]
     rollback.__doc__ = original.__doc__
