@@ -3,9 +3,8 @@
 Django has no rollback signal, so rowsync wraps ``BaseDatabaseWrapper.rollback``
 and ``savepoint_rollback`` (what ``atomic()`` calls when a block fails or
 ``set_rollback(True)`` was called, and what ``transaction.rollback()`` calls). After
-a transaction rollback, the current context's map and the shared map are flushed for
-that database; after a savepoint rollback, the instances mapped inside the block leave
-them: no instance created in the block and no value set in it is served by the map
+either, the current context's map and the shared map are flushed for that database:
+no instance created in the block and no value set in it is served by the map
 afterwards. Instances the program still holds keep their unsaved edits; the values
 they read from, or wrote to, the database may be wrong and are unloaded (expired):
 
@@ -30,7 +29,7 @@ from django.db.models import Model
 
 from rowsync.identity import scope
 from rowsync.identity.clean import expire_clean, restore_clean
-from rowsync.identity.keys import REGISTRY, pk_of
+from rowsync.identity.keys import REGISTRY
 
 #: ``connection.__dict__`` key of ``{savepoint id: Snapshot}``
 _SNAPSHOTS = "rowsync_savepoint_snapshots"
@@ -62,21 +61,16 @@ def after_rollback(alias: str, snapshot: Snapshot | None = None) -> None:
     savepoint after a savepoint rollback. Unsaved edits are kept.
     """
     for m in scope.maps_for_flush():
-        for obj in list(m.instances()):
+        for obj in m.instances():
             opts = REGISTRY.get(type(obj))
             if opts is None or obj._state.db != alias:
                 continue
             noted = None if snapshot is None else snapshot.get(id(obj))
             if noted is not None and noted[0]() is obj:
-                # Mapped before the savepoint: its row is back as it was, and so is it
-                # (it stays mapped: the program may hold it, as a TestCase's data).
                 restore_clean(opts, obj, noted[1])
-                continue
-            expire_clean(opts, obj, opts.attnames.difference(opts.pk_attnames))
-            if snapshot is not None:
-                m.remove(opts, pk_of(opts, obj), alias)
-    if snapshot is None:
-        scope.clear_current(alias)
+            else:
+                expire_clean(opts, obj, opts.attnames.difference(opts.pk_attnames))
+    scope.clear_current(alias)
 
 
 def _snapshots(connection: BaseDatabaseWrapper) -> dict[str, Snapshot]:
