@@ -56,9 +56,12 @@ def take_snapshot(alias: str) -> Snapshot:
 def after_rollback(alias: str, snapshot: Snapshot | None = None) -> None:
     """Flush the maps a rollback on connection ``alias`` may have made wrong.
 
-    Their instances of that database first unload their clean fields: all of them
-    after a transaction rollback (``snapshot`` None), those that changed since the
-    savepoint after a savepoint rollback. Unsaved edits are kept.
+    Their instances of that database first unload their clean fields after a
+    transaction rollback (``snapshot`` None); after a savepoint rollback, those mapped
+    before the savepoint get back the values they had read by then. Unsaved edits are
+    kept. The maps are flushed either way: an object the program holds is not served
+    by the map afterwards (a TestCase's data must not carry one test's edits into the
+    next).
     """
     for m in scope.maps_for_flush():
         for obj in m.instances():
