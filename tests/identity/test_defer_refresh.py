@@ -119,3 +119,62 @@ def test_arefresh_from_db(article):
     assert a.name == "async-name"
     asyncio.run(a.arefresh_from_db(fields=["note"]))
     assert a.note == "note"
+
+
+def test_refresh_with_a_reverse_one_to_one_name():
+    # Django accepts a reverse one-to-one accessor in refresh_from_db(fields=...): it
+    # clears the cached related object. It has no column, so nothing is remembered.
+    from tests.ormapp.models import Author, AuthorDetail
+
+    author = Author.objects.create(name="a")
+    assert not hasattr(author, "detail")
+    AuthorDetail.objects.create(author=author, telephone="1")
+    author.refresh_from_db(fields=["detail"])
+    assert author.detail.telephone == "1"
+
+
+def test_refresh_with_a_prefetched_reverse_accessor():
+    # "contract_set" is a prefetch cache name, not a field name: Django drops that
+    # prefetch result and reloads nothing else.
+    from tests.ormapp.models import Author, Contract, Publish
+
+    publish = Publish.objects.create(name="p")
+    author = Author.objects.create(name="a")
+    p = Publish.objects.prefetch_related("contract_set").get(pk=publish.pk)
+    assert list(p.contract_set.all()) == []
+    contract = Contract.objects.create(publish=publish, author=author, role="r")
+    p.name = "edited"
+    p.refresh_from_db(fields=["contract_set"])
+    assert list(p.contract_set.all()) == [contract]
+    assert p.name == "edited"  # not read: still an unsaved edit
+    Publish.objects.get(pk=publish.pk)  # a re-query keeps the edit
+    assert p.name == "edited"
+
+
+def test_a_full_refresh_loads_expired_fields_in_its_one_query(article, queries):
+    pk, _, _ = article
+    a = Article.objects.get(pk=pk)
+    Article.objects.filter(pk=pk).update(name="new", score=8)  # expires name and score
+    with queries() as q:
+        a.refresh_from_db()
+        assert (a.name, a.score, a.note) == ("new", 8, "note")
+    assert len(q) == 1
+
+
+def test_a_full_refresh_leaves_fields_deferred_by_the_query_deferred(article, queries):
+    pk, _, _ = article
+    a = Article.objects.only("name").get(pk=pk)
+    Article.objects.filter(pk=pk).update(name="new")
+    a.refresh_from_db()
+    assert a.get_deferred_fields() == {"note", "score", "category_id", "category2_id"}
+    assert a.name == "new"
+
+
+def test_a_full_refresh_of_a_deleted_row_keeps_the_fields_expired(article):
+    pk, _, _ = article
+    a = Article.objects.get(pk=pk)
+    Article.objects.filter(pk=pk).update(score=9)
+    Article.objects.filter(pk=pk).delete()
+    with pytest.raises(Article.DoesNotExist):
+        a.refresh_from_db()
+    assert "score" in a.get_deferred_fields()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rowsync import identity
 from tests.testapp.models import Note, PlainChild, PlainParent
 
 pytestmark = pytest.mark.django_db
@@ -46,3 +47,31 @@ def test_deleting_one_mapped_instance_evicts_it():
     note.delete()
     with pytest.raises(Note.DoesNotExist):
         Note.objects.get(pk=pk)
+
+
+def test_a_cascade_leaves_the_held_instances_of_the_rows_it_deleted_their_pk():
+    # Django's Collector reads the rows a cascade reaches into instances of its own and
+    # sets their pk to None; the instances the program holds keep theirs (and leave the map).
+    from tests.testapp.models import Article, Category
+
+    category = Category.objects.create(name="c")
+    article = Article.objects.create(name="a", category=category)  # not fast-deletable
+    assert Article.objects.get(pk=article.pk) is article
+    pk = article.pk
+    category.delete()
+    assert category.pk is None  # the instance delete() was called on, as in Django
+    assert article.pk == pk
+    assert identity.get_cached(Article, pk) is None
+    assert not Article.objects.filter(pk=pk).exists()
+
+
+def test_a_queryset_delete_leaves_the_held_instances_their_pk():
+    from tests.ormapp.models import Author
+
+    author = Author.objects.create(name="a")  # not fast-deletable: rows refer to it
+    pk = author.pk
+    Author.objects.filter(name="a").delete()
+    assert author.pk == pk
+    assert identity.get_cached(Author, pk) is None
+    with pytest.raises(Author.DoesNotExist):
+        Author.objects.get(pk=pk)

@@ -87,3 +87,27 @@ def test_select_related_caches_follow_the_row(data):
     assert a1.category2.name == "r2"  # the stale cache was dropped with the field
     again = Article.objects.select_related("category2").get(name="a1")
     assert again is a1 and again.category2.name == "r2"
+
+
+def _books():
+    from tests.ormapp.models import Book, Publish
+
+    publish = Publish.objects.create(name="p")
+    Book.objects.create(title="b1", publish=publish)
+    Book.objects.create(title="b2", publish=publish)
+    return publish
+
+
+@pytest.mark.django_db
+def test_prefetching_through_the_query_s_own_select_related_reuses_it(queries):
+    from tests.ormapp.models import Book
+
+    publish = _books()
+    Book.objects.select_related("publish").get(title="b1")  # an earlier query's cache
+    with queries() as q:
+        books = list(Book.objects.select_related("publish").prefetch_related("publish__books"))
+    assert len(q) == 2, (
+        q.sql
+    )  # the books with their publisher, then the publisher's books (Django's)
+    assert {b.title for b in books[0].publish.books.all()} == {"b1", "b2"}
+    assert books[0].publish is publish

@@ -79,3 +79,48 @@ def test_committed_block_keeps_the_map():
     with transaction.atomic():
         c = Category.objects.create(name="c")
     assert identity.get_cached(Category, c.pk) is c
+
+
+@pytest.mark.django_db
+def test_a_savepoint_rollback_keeps_the_values_read_before_it(queries):
+    # Each TestCase test ends with one: objects of setUpTestData must not be unloaded.
+    c = Category.objects.create(name="before")
+    _rolled_back(lambda: Category.objects.create(name="other"))
+    with queries() as q:
+        assert c.name == "before"
+    assert len(q) == 0
+
+
+@pytest.mark.django_db
+def test_a_savepoint_rollback_unloads_values_the_block_read_or_wrote(queries):
+    c = Category.objects.create(name="before")
+    s = StrongThing.objects.create(name="before")
+
+    def work():
+        Category.objects.filter(pk=c.pk).update(name="inside")
+        assert Category.objects.get(pk=c.pk).name == "inside"  # c read "inside"
+        s.name = "inside"
+        s.save()
+
+    _rolled_back(work)
+    assert (c.name, s.name) == ("before", "before")
+
+
+@pytest.mark.django_db
+def test_a_savepoint_rollback_keeps_unsaved_edits_made_in_it():
+    c = Category.objects.create(name="before")
+
+    def work():
+        c.name = "edited"
+
+    _rolled_back(work)
+    assert c.name == "edited"
+
+
+@pytest.mark.django_db
+def test_a_savepoint_rollback_gives_back_the_values_a_write_in_it_expired(queries):
+    c = Category.objects.create(name="before")
+    _rolled_back(lambda: Category.objects.filter(pk=c.pk).update(name="inside"))
+    with queries() as q:
+        assert c.name == "before"
+    assert len(q) == 0

@@ -89,6 +89,14 @@ def clean_value(opts: IdentityOptions, obj: Model, attname: str) -> Any:
     return row[opts.attname_list.index(attname)]
 
 
+def remembered_pk(opts: IdentityOptions, obj: Model) -> object:
+    """Return the pk of the row ``obj`` last read or wrote (None if it never did)."""
+    values = [clean_value(opts, obj, attname) for attname in opts.pk_attnames]
+    if any(value is _MISSING for value in values):
+        return None
+    return tuple(values) if opts.composite else values[0]
+
+
 def refresh(
     opts: IdentityOptions, obj: Model, names: Sequence[str], values: Sequence[Any]
 ) -> None:
@@ -138,6 +146,7 @@ def expire_clean(opts: IdentityOptions, obj: Model, attnames: Iterable[str]) -> 
     # An instance that never read nor wrote its row (cache_instance()) has no edits to tell.
     clean = None if getattr(obj._state, "rowsync_clean", None) is None else _remembered(opts, obj)
     fields = opts.attname_to_field
+    expired: set[str] | None = None
     for attname in attnames:
         current = d.get(attname, _MISSING)
         if current is _MISSING:
@@ -145,6 +154,73 @@ def expire_clean(opts: IdentityOptions, obj: Model, attnames: Iterable[str]) -> 
         if clean is not None and not is_clean(current, clean.pop(attname, _MISSING)):
             continue  # an unsaved edit: kept (and dirty against the new row)
         del d[attname]
+        if expired is None:
+            expired = expired_attnames(obj)
+        expired.add(attname)
         field = fields[attname]
         if field.is_relation and field.is_cached(obj):
+            field.delete_cached_value(obj)
+
+
+def expired_attnames(obj: Model) -> set[str]:
+    """Return (creating it) the set of attnames rowsync unloaded from ``obj`` (expired).
+
+    A name stays in the set after the field is loaded again: only the names that
+    ``obj`` does not hold are expired, the others are loaded. Fields a query deferred
+    (``only()``/``defer()``) are never in it.
+    """
+    state: Any = obj._state
+    expired: set[str] | None = getattr(state, "rowsync_expired", None)
+    if expired is None:
+        expired = state.rowsync_expired = set()
+    return expired
+
+
+def unloaded_expired(obj: Model) -> list[str]:
+    """Return the expired attnames ``obj`` does not hold (see :func:`expired_attnames`)."""
+    expired: set[str] | None = getattr(obj._state, "rowsync_expired", None)
+    if not expired:
+        return []
+    d = obj.__dict__
+    return [attname for attname in expired if attname not in d]
+
+
+def restore_clean(opts: IdentityOptions, obj: Model, row: Any) -> None:
+    """Give ``obj`` back the row it remembered earlier (``row``: a tuple, a dict or None).
+
+    After a rollback to a savepoint, the rows are what they were when the savepoint was
+    taken: the values ``obj`` had read by then are true again. Its clean fields take
+    them back (or are unloaded when it had not read them); unsaved edits are kept.
+    """
+    if row is None:
+        then: dict[str, Any] = {}
+    elif type(row) is dict:
+        then = row
+    else:
+        then = dict(zip(opts.attname_list, row, strict=True))
+    clean = None if getattr(obj._state, "rowsync_clean", None) is None else _remembered(opts, obj)
+    d = obj.__dict__
+    fields = opts.attname_to_field
+    for attname in opts.attname_list:
+        if attname in opts.pk_attnames:
+            continue
+        current = d.get(attname, _MISSING)
+        if current is not _MISSING and (
+            clean is None or not is_clean(current, clean.get(attname, _MISSING))
+        ):
+            continue  # an unsaved edit (or an instance that never read its row): kept
+        old = then.get(attname, _MISSING)
+        field = fields[attname]
+        if old is _MISSING:
+            if current is _MISSING:
+                continue
+            del d[attname]
+            expired_attnames(obj).add(attname)
+            if clean is not None:
+                clean.pop(attname, None)
+        else:
+            d[attname] = old
+            if clean is not None:
+                clean[attname] = old
+        if field.is_relation and field.is_cached(obj) and (old is _MISSING or current != old):
             field.delete_cached_value(obj)

@@ -30,12 +30,13 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
 from django.db.models.signals import post_save
 
 from rowsync._typing import DbAlias
 from rowsync.identity import scope
-from rowsync.identity.clean import expire_clean, remember_current
+from rowsync.identity.clean import expire_clean, remember_current, remembered_pk
 from rowsync.identity.keys import REGISTRY, IdentityOptions, mapped_family, normalise_pk, pk_of
 from rowsync.identity.map import IdentityMap
 from rowsync.identity.queryset import literal_pks
@@ -126,9 +127,29 @@ def was_read(obj: Model, fields: Iterable[str] | None) -> None:
     if fields is None:
         attnames: Iterable[str] = opts.attnames
     else:
-        meta = obj._meta
-        attnames = {meta.get_field(name).attname for name in fields}  # type: ignore[union-attr]
+        attnames = _column_attnames(obj, fields)
     remember_current(opts, obj, attnames)
+
+
+def _column_attnames(obj: Model, names: Iterable[str]) -> set[str]:
+    """Return the attnames of the concrete fields among ``refresh_from_db(fields=)``'s names.
+
+    Django also accepts names without a column there: a reverse one-to-one accessor
+    (its cached object is cleared) and a prefetch cache name such as ``book_set``
+    (that prefetch result is dropped). They read no value of the row: skipped.
+    """
+    opts = REGISTRY[type(obj)]
+    meta = obj._meta
+    attnames = set()
+    for name in names:
+        try:
+            field = meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        attname = getattr(field, "attname", None)
+        if attname in opts.attnames:
+            attnames.add(attname)
+    return attnames
 
 
 def wrote(obj: Model, attnames: Iterable[str] | None = None) -> None:
@@ -172,8 +193,32 @@ def on_post_save(
         # instance holds are defaults, not the row's. Never map it.
         expire_others(instance, {f.attname for f in meta.local_concrete_fields})
         return
+    opts = REGISTRY.get(sender)
+    if opts is not None:
+        unmap_moved(opts, instance)
+        if attnames is not None:
+            # Whatever fields it wrote, the instance now is the row of its current pk.
+            attnames.update(opts.pk_attnames)
     wrote(instance, attnames)
     register(instance)
+
+
+def unmap_moved(opts: IdentityOptions, obj: Model) -> None:
+    """Unmap ``obj`` from the row it was read from when it was saved under another pk.
+
+    ``obj.pk = new; obj.save()`` writes row ``new`` (an UPDATE, or an INSERT when the
+    row does not exist); the row ``obj`` was read from stays as it was, and must no
+    longer be answered by ``obj``: its next load builds its own instance.
+    """
+    row_pk = remembered_pk(opts, obj)
+    if row_pk is None or row_pk == pk_of(opts, obj):
+        return
+    db = obj._state.db
+    for m in _maps():
+        if _map_for(opts, m):
+            mapped = m.lookup(opts, row_pk, db)
+            if mapped is not None and mapped.__dict__ is obj.__dict__:
+                m.remove(opts, row_pk, db)
 
 
 def after_delete(model: type[Model], pks: Iterable[object], using: DbAlias) -> None:

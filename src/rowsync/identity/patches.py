@@ -5,40 +5,47 @@ and is installed once, through rowsync's one registry (:mod:`rowsync._patch`, fe
 ``identity``; listed by ``rowsync.patches_applied()``). Nothing is patched at import
 time or when no model is mapped.
 
-=================================  ==================================================
-Hook                               Why
-=================================  ==================================================
-``Model.from_db``                  every row becomes the mapped instance
-``Model.refresh_from_db``          reload from SQL, never from the map
-``QuerySet.get``                   SQL-free ``get(pk)`` when correct
-``Manager.get``                    the same, before a QuerySet is even built
-``ModelIterable.__iter__``         per-query load mode (annotations, populate)
-``QuerySet.update`` etc.           freshness after writes that bypass instances
-``UpdateQuery.update_batch``       the same for the Collector's SET_DEFAULT / SET()
-``DeleteQuery.delete_batch``       evict deleted rows (no post_delete receiver:
-``QuerySet._raw_delete``           mapped models keep Django's fast delete)
-``query.prefetch_related_objects`` prefetch results stay per query
-``ASGIHandler.handle``             each ASGI request's map (5.2 loses request_started's)
-``BaseDatabaseWrapper.rollback``   forget what a rolled-back block did
-=================================  ==================================================
+========================================  =====================================================
+Hook                                      Why
+========================================  =====================================================
+``Model.from_db``                         every row becomes the mapped instance
+``Model.refresh_from_db``                 reload from SQL, never from the map
+``QuerySet.get``                          SQL-free ``get(pk)`` when correct
+``Manager.get``                           the same, before a QuerySet is even built
+``ModelIterable.__iter__``                per-query load mode (annotations, populate)
+``QuerySet.update`` etc.                  freshness after writes that bypass instances
+``UpdateQuery.update_batch``              the same for the Collector's SET_DEFAULT / SET()
+``DeleteQuery.delete_batch``              evict deleted rows (no post_delete receiver:
+``QuerySet._raw_delete``                  mapped models keep Django's fast delete)
+``Collector.collect``                     collected rows are the Collector's own instances
+``query.prefetch_related_objects``        prefetch results stay per query
+``QuerySet._prefetch_related_objects``    ... reusing the query's own select_related
+``ASGIHandler.handle``                    each ASGI request's map (5.2 loses request_started's)
+``BaseDatabaseWrapper.rollback``          forget what a rolled-back block did
+``BaseDatabaseWrapper.savepoint``         note what was read before a savepoint
+``BaseDatabaseWrapper.savepoint_commit``  ... and forget it when it is released
+========================================  =====================================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from django.core.handlers.asgi import ASGIHandler
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Manager, Model, QuerySet
 from django.db.models import query as query_module
+from django.db.models.deletion import Collector
 from django.db.models.fields.related_descriptors import ForwardOneToOneDescriptor
 from django.db.models.query import ModelIterable
 from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from rowsync import _patch
 from rowsync.identity import freshness, loading, prefetch, transactions
-from rowsync.identity.keys import REGISTRY
+from rowsync.identity.clean import remembered_pk, unloaded_expired
+from rowsync.identity.keys import REGISTRY, IdentityOptions, pk_of
 from rowsync.identity.queryset import get_from_manager, get_from_map
 from rowsync.identity.scope import BYPASS, POPULATE, map_for, start_request
 
@@ -62,15 +69,86 @@ def _from_db(original: Any) -> Any:
 
 def _refresh_from_db(original: Callable[..., Any]) -> Callable[..., Any]:
     def refresh_from_db(self: Model, *args: Any, **kwargs: Any) -> None:
-        if type(self) not in REGISTRY:
+        opts = REGISTRY.get(type(self))
+        if opts is None:
             original(self, *args, **kwargs)
             return
-        with loading.loading_mode(BYPASS):
+        with (
+            loading.loading_mode(BYPASS),
+            _at_row_read(opts, self, args, kwargs),
+            _expired_as_loaded(self, args, kwargs),
+        ):
             original(self, *args, **kwargs)
         freshness.was_read(self, _refreshed_fields(args, kwargs))
         freshness.register(self)
 
     return _mark(refresh_from_db, original)
+
+
+@contextlib.contextmanager
+def _at_row_read(
+    opts: IdentityOptions, obj: Model, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Iterator[None]:
+    """Point ``obj`` at the row it was read from while some of its fields are loaded.
+
+    Expired fields (a write elsewhere, a rollback) are values of the row the instance
+    was read from. When its pk has been reassigned since (``obj.pk = new`` before a
+    ``save()`` that inserts row ``new``), loading them must read that row, not the new
+    pk, which may not exist yet: Django's own ``save()`` loads deferred fields that way.
+    Only for ``fields=`` loads: a full refresh reads the row of the current pk.
+    """
+    row_pk = remembered_pk(opts, obj) if _refreshed_fields(args, kwargs) is not None else None
+    if row_pk is None or row_pk == pk_of(opts, obj) or opts.composite:
+        yield
+        return
+    d = obj.__dict__
+    moved_pk = d[opts.pk_attname]
+    pk_field = opts.attname_to_field[opts.pk_attname]
+    related = (
+        pk_field.get_cached_value(obj)
+        if pk_field.is_relation and pk_field.is_cached(obj)
+        else _NONE
+    )
+    d[opts.pk_attname] = row_pk
+    try:
+        yield
+    finally:
+        d[opts.pk_attname] = moved_pk
+        if related is not _NONE:
+            pk_field.set_cached_value(obj, related)
+
+
+_NONE = object()
+
+
+@contextlib.contextmanager
+def _expired_as_loaded(
+    obj: Model, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Iterator[None]:
+    """Make a full ``refresh_from_db()`` read the fields rowsync expired, in its one query.
+
+    Django's full refresh reloads the fields the instance holds and leaves deferred ones
+    deferred. A field a write expired was loaded before, as in Django, where it would be
+    refreshed: it is marked held (a placeholder Django overwrites with the row's value)
+    for the refresh. Fields a query deferred stay deferred; if the refresh fails, the
+    placeholders are removed (the fields stay expired).
+    """
+    names = unloaded_expired(obj) if _refreshed_fields(args, kwargs) is None else []
+    if not names:
+        yield
+        return
+    d = obj.__dict__
+    for attname in names:
+        d[attname] = _PLACEHOLDER
+    try:
+        yield
+    finally:
+        for attname in names:
+            if d.get(attname) is _PLACEHOLDER:
+                del d[attname]
+
+
+_PLACEHOLDER = object()
 
 
 def _refreshed_fields(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterable[str] | None:
@@ -166,6 +244,20 @@ def _raw_delete(original: Callable[..., Any]) -> Callable[..., Any]:
     return _mark(raw_delete, original)
 
 
+def _collect(original: Callable[..., Any]) -> Callable[..., Any]:
+    # The rows a delete collects (a queryset's, a cascade's) are read into instances of
+    # the Collector's own, as in Django: it sets their pk to None after deleting them.
+    # The mapped instances the program holds keep their pk and leave the map when the
+    # DELETE runs (delete_batch above).
+    def collect(self: Collector, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        if not REGISTRY:
+            return original(self, objs, *args, **kwargs)
+        with loading.loading_mode(BYPASS):
+            return original(self, objs, *args, **kwargs)
+
+    return _mark(collect, original)
+
+
 def _asgi_handle(original: Callable[..., Any]) -> Callable[..., Any]:
     # Django 5.2's request_started.asend() runs receivers in tasks of their own, whose
     # context changes are lost: the request's map is set here, in the request's context.
@@ -249,6 +341,7 @@ def install() -> None:
     _wrap(QuerySet, "update", _update)
     _wrap(UpdateQuery, "update_batch", _update_batch)
     _wrap(DeleteQuery, "delete_batch", _delete_batch)
+    _wrap(Collector, "collect", _collect)
     _wrap(QuerySet, "_raw_delete", _raw_delete)
     _wrap(QuerySet, "bulk_update", _bulk_update)
     _wrap(QuerySet, "bulk_create", _bulk_create)
@@ -256,9 +349,12 @@ def install() -> None:
     _wrap(ForwardOneToOneDescriptor, "get_object", _parent_link_get_object)
     _wrap(query_module, "prefetch_related_objects", prefetch.wrap_prefetch_related_objects)
     _wrap(query_module, "get_prefetcher", prefetch.wrap_get_prefetcher)
+    _wrap(QuerySet, "_prefetch_related_objects", prefetch.wrap_queryset_prefetch)
     _wrap(ASGIHandler, "handle", _asgi_handle)
     _wrap(BaseDatabaseWrapper, "rollback", transactions.wrap_rollback)
     _wrap(BaseDatabaseWrapper, "savepoint_rollback", transactions.wrap_savepoint_rollback)
+    _wrap(BaseDatabaseWrapper, "savepoint", transactions.wrap_savepoint)
+    _wrap(BaseDatabaseWrapper, "savepoint_commit", transactions.wrap_savepoint_commit)
 
 
 def installed() -> bool:

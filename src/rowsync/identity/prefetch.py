@@ -15,16 +15,18 @@ a lookup on an instance is the one whose results the instance shows afterwards; 
 
 from __future__ import annotations
 
+import sys
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import ForeignObject, Model, OneToOneRel, QuerySet
 from django.db.models.fields.related_descriptors import ManyToManyDescriptor
 
-from rowsync.identity.keys import REGISTRY
+from rowsync.identity.keys import REGISTRY, pk_of
 from rowsync.identity.loading import adopt
+from rowsync.identity.scope import map_for
 
 
 class PrefetchRun:
@@ -35,13 +37,43 @@ class PrefetchRun:
         to_attrs: ``Prefetch(to_attr=...)`` names of the run, dropped with the caches.
     """
 
-    __slots__ = ("keep", "relations", "seen", "to_attrs")
+    __slots__ = ("filtered", "keep", "relations", "seen", "to_attrs")
 
-    def __init__(self, to_attrs: frozenset[str]) -> None:
+    def __init__(self, to_attrs: Iterable[str]) -> None:
         self.seen: set[int] = set()
-        self.relations: set[tuple[int, str]] = set()  # {(id(obj), through_attr)} done
-        self.to_attrs = to_attrs
+        # {(id(obj), through_attr)} done, or filled by the query's own select_related
+        self.relations: set[tuple[int, str]] = set()
+        self.to_attrs = set(to_attrs)
+        self.filtered: set[str] = set()  # through_attrs a Prefetch(queryset=...) names
         self.keep: list[Model] = []  # keeps the seen ids valid for the run
+
+    def filled_by_query(self, rows: Iterable[Model], select_related: Any) -> None:
+        """Keep the related objects the query's ``select_related`` has just set on ``rows``.
+
+        They are this query's, not an earlier query's: prefetching through them must
+        reuse them, as Django does. ``select_related`` is the query's tree (``{name:
+        subtree}``); ``True`` (every non-null foreign key) is followed the same way.
+        """
+        for obj in rows:
+            self._filled(obj, select_related, 0)
+
+    def _filled(self, obj: Model | None, tree: Any, depth: int) -> None:
+        if obj is None or depth > _MAX_DEPTH:
+            return
+        self.keep.append(obj)
+        if tree is True:
+            names = {
+                f.name: True
+                for f in obj._meta.concrete_fields
+                if f.is_relation and (f.many_to_one or f.one_to_one) and not f.null
+            }
+        else:
+            names = tree
+        for name, subtree in names.items():
+            self.relations.add((id(obj), name))
+            cached = obj._state.fields_cache.get(name, _NOT_CACHED)
+            if cached is not _NOT_CACHED and isinstance(cached, Model) and subtree:
+                self._filled(cached, subtree, depth + 1)
 
     def clean(self, obj: Model) -> None:
         """Drop, once per run, the prefetch results an earlier query left on ``obj``."""
@@ -69,11 +101,105 @@ class PrefetchRun:
         self.relations.add(key)
         self.keep.append(obj)
         cache = getattr(descriptor, "field", None) or getattr(descriptor, "related", None)
-        if cache is not None and hasattr(cache, "is_cached") and cache.is_cached(obj):
-            cache.delete_cached_value(obj)
+        if cache is None or not hasattr(cache, "is_cached") or not cache.is_cached(obj):
+            return
+        if through_attr not in self.filtered and _is_the_row_s(obj, cache):
+            return  # what a fresh query would fetch: the mapped instance of that row
+        cache.delete_cached_value(obj)
+
+    def add_lookups(self, lookups: Iterable[Any]) -> None:
+        """Note the names a ``Prefetch(queryset=...)`` of the run may filter (nested too)."""
+        for lookup in lookups:
+            queryset = getattr(lookup, "queryset", None)
+            if queryset is None:
+                continue
+            self.filtered.add(lookup.prefetch_through.rsplit("__", 1)[-1])
+            self.add_lookups(getattr(queryset, "_prefetch_related_lookups", ()))
+
+
+def _is_the_row_s(obj: Model, cache: Any) -> bool:
+    """Return whether ``obj``'s cached related object is the mapped instance of its row.
+
+    ``cache`` is the forward field (a foreign key or one-to-one) or the reverse one-to-one
+    relation. Such an object is the one a fresh query of the relation returns (as the
+    map answers ``get(pk=...)``); anything else (None, an unmapped or another row's
+    object) may be an earlier query's view and is fetched again.
+    """
+    if _is_generic_key(cache):
+        rel = cache.get_cached_value(obj)
+        return rel is not None and _names_by_generic_key(obj, cache, rel) and _mapped(rel)
+    reverse = isinstance(cache, OneToOneRel)
+    if not (reverse or isinstance(cache, ForeignObject)):
+        return False
+    rel = cache.get_cached_value(obj)
+    if rel is None:
+        return False
+    field = cache.field if reverse else cache
+    if len(field.local_related_fields) != 1:
+        return False
+    source, target = field.local_related_fields[0], field.foreign_related_fields[0]
+    child, parent = (rel, obj) if reverse else (obj, rel)
+    if getattr(child, source.attname, None) != getattr(parent, target.attname, None):
+        return False
+    return _mapped(rel)
+
+
+def _is_generic_key(cache: Any) -> bool:
+    # contenttypes may not be installed: its module is loaded when a GenericForeignKey exists.
+    fields = sys.modules.get("django.contrib.contenttypes.fields")
+    return fields is not None and isinstance(cache, fields.GenericForeignKey)
+
+
+def _names_by_generic_key(obj: Model, gfk: Any, rel: Model) -> bool:
+    """Return whether ``obj``'s content type and object id name the row of ``rel``."""
+    from django.contrib.contenttypes.models import ContentType
+
+    meta = obj._meta
+    ct_id = getattr(obj, meta.get_field(gfk.ct_field).attname, None)  # type: ignore[union-attr]
+    ct = ContentType.objects.db_manager(obj._state.db).get_for_model(
+        rel, for_concrete_model=gfk.for_concrete_model
+    )
+    if ct_id != ct.pk:
+        return False
+    try:
+        pk = rel._meta.pk.to_python(getattr(obj, gfk.fk_field))
+    except Exception:  # a value the related pk cannot take: not that row
+        return False
+    return bool(pk == rel.pk)
+
+
+def _mapped(rel: Model) -> bool:
+    """Return whether ``rel`` is the mapped instance of its row (views included)."""
+    opts = REGISTRY.get(type(rel))
+    if opts is None:
+        return False
+    mapped = map_for(opts).lookup(opts, pk_of(opts, rel), rel._state.db)
+    return mapped is not None and mapped.__dict__ is rel.__dict__
 
 
 _RUN: ContextVar[PrefetchRun | None] = ContextVar("rowsync_prefetch_run", default=None)
+_NOT_CACHED = object()
+_MAX_DEPTH = 10  # Django's select_related() follows at most 5 levels by default
+
+#: The rows and select_related tree of the queryset about to prefetch (see below).
+_QUERY_ROWS: ContextVar[tuple[Any, Any] | None] = ContextVar("rowsync_query_rows", default=None)
+
+
+def wrap_queryset_prefetch(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``QuerySet._prefetch_related_objects`` that tells the run its rows' joins."""
+
+    def _prefetch_related_objects(self: QuerySet[Any]) -> Any:
+        select_related = self.query.select_related
+        if not select_related or self.model not in REGISTRY:
+            return original(self)
+        token = _QUERY_ROWS.set((self._result_cache, select_related))
+        try:
+            return original(self)
+        finally:
+            _QUERY_ROWS.reset(token)
+
+    _prefetch_related_objects.__rowsync_wrapped__ = original  # type: ignore[attr-defined]
+    return _prefetch_related_objects
 
 
 def wrap_prefetch_related_objects(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -82,10 +208,26 @@ def wrap_prefetch_related_objects(original: Callable[..., Any]) -> Callable[...,
     def prefetch_related_objects(model_instances: Sequence[Model], *related_lookups: Any) -> Any:
         if not REGISTRY:
             return original(model_instances, *related_lookups)
-        to_attrs = frozenset(
+        to_attrs = [
             name for lookup in related_lookups if (name := getattr(lookup, "to_attr", None))
-        )
-        token = _RUN.set(PrefetchRun(to_attrs))
+        ]
+        query_rows = _QUERY_ROWS.get()
+        if query_rows is not None:
+            _QUERY_ROWS.set(None)  # for this call only, not for the nested ones
+        run = _RUN.get()
+        if run is not None:
+            # A Prefetch(queryset=...) prefetching in turn: one run for the whole
+            # query, so results the outer levels stored are not dropped again.
+            run.to_attrs.update(to_attrs)
+            run.add_lookups(related_lookups)
+            if query_rows is not None:
+                run.filled_by_query(*query_rows)
+            return original(model_instances, *related_lookups)
+        run = PrefetchRun(to_attrs)
+        run.add_lookups(related_lookups)
+        if query_rows is not None:
+            run.filled_by_query(*query_rows)
+        token = _RUN.set(run)
         try:
             return original(model_instances, *related_lookups)
         finally:
