@@ -161,88 +161,112 @@ def _check_options_setting() -> list[checks.CheckMessage]:
 
 
 def _check_model(model: type[Model]) -> list[checks.CheckMessage]:
-    errors: list[checks.CheckMessage] = []
+    """Return the identity map's errors for one model (E001-E003, E007, E010, E011)."""
+    errors = _check_unknown_meta(model)
+    declared = registry.declared_options(model)
+    if declared is not None:
+        errors += _check_declared_options(model, declared)
+    elif model._meta.proxy and registry.selected_by_setting(model):
+        errors += _check_selected_proxy(model)
+    return errors + _check_shared_strong(model)
+
+
+def _check_unknown_meta(model: type[Model]) -> list[checks.CheckMessage]:
+    """E001: ``Meta`` options neither Django nor rowsync knows."""
     unknown: dict[str, Any] = model.__dict__.get("_rowsync_unknown_meta", {})
-    for name in unknown:
+    return [
+        _error(
+            f"{model._meta.label}.Meta has unknown option {name!r}.",
+            f"Django's Meta options, or rowsync's: {_OPTION_NAMES}.",
+            "rowsync.E001",
+            model,
+        )
+        for name in unknown
+    ]
+
+
+def _check_declared_options(
+    model: type[Model], declared: dict[str, Any]
+) -> list[checks.CheckMessage]:
+    """E002, E003, E010: the options of a model derived from ``IdentityModel``."""
+    errors = [
+        _error(
+            f"{model._meta.label}.Meta.{name} must be a bool, not {value!r}.",
+            "Use True or False.",
+            "rowsync.E002",
+            model,
+        )
+        for name, value in declared.items()
+        if not isinstance(value, bool)
+    ]
+    if not model._meta.proxy and registry.selected_by_setting(model):
         errors.append(
             _error(
-                f"{model._meta.label}.Meta has unknown option {name!r}.",
-                f"Django's Meta options, or rowsync's: {_OPTION_NAMES}.",
-                "rowsync.E001",
+                f"{model._meta.label} is enabled twice: it derives from IdentityModel "
+                "and ROWSYNC_IDENTITY_MAP selects it.",
+                "Remove it (or its app) from ROWSYNC_IDENTITY_MAP, or derive it from "
+                "models.Model.",
+                "rowsync.E003",
                 model,
             )
         )
-    declared = registry.declared_options(model)
-    if declared is not None:
-        for name, value in declared.items():
-            if not isinstance(value, bool):
-                errors.append(
-                    _error(
-                        f"{model._meta.label}.Meta.{name} must be a bool, not {value!r}.",
-                        "Use True or False.",
-                        "rowsync.E002",
-                        model,
-                    )
-                )
-        if not model._meta.proxy and registry.selected_by_setting(model):
+    own = model.__dict__.get("_rowsync_identity_meta", {})
+    concrete = model._meta.concrete_model
+    if model._meta.proxy and concrete is not None:
+        base = registry.declared_options(concrete) or {}
+        differing = [k for k in own if own.get(k) != base.get(k, META_OPTIONS[k])]
+        if differing:
             errors.append(
                 _error(
-                    f"{model._meta.label} is enabled twice: it derives from IdentityModel "
-                    "and ROWSYNC_IDENTITY_MAP selects it.",
-                    "Remove it (or its app) from ROWSYNC_IDENTITY_MAP, or derive it from "
-                    "models.Model.",
-                    "rowsync.E003",
-                    model,
-                )
-            )
-        own = model.__dict__.get("_rowsync_identity_meta", {})
-        concrete = model._meta.concrete_model
-        if model._meta.proxy and concrete is not None:
-            base = registry.declared_options(concrete) or {}
-            differing = [k for k in own if own.get(k) != base.get(k, META_OPTIONS[k])]
-            if differing:
-                errors.append(
-                    _error(
-                        f"Proxy {model._meta.label} sets {', '.join(differing)}, which "
-                        f"differ from {concrete._meta.label}'s.",
-                        "A proxy shares its concrete model's map: set the options on the "
-                        "concrete model.",
-                        "rowsync.E010",
-                        model,
-                    )
-                )
-    elif model._meta.proxy and registry.selected_by_setting(model):
-        concrete = model._meta.concrete_model
-        if (
-            concrete is not None
-            and not registry.selected_by_setting(concrete)
-            and registry.declared_options(concrete) is None
-        ):
-            errors.append(
-                _error(
-                    f"Proxy {model._meta.label} is selected by ROWSYNC_IDENTITY_MAP but its "
-                    f"concrete model {concrete._meta.label} is not.",
-                    "A proxy shares its concrete model's map: select the concrete model.",
-                    "rowsync.E011",
-                    model,
-                )
-            )
-    opts = REGISTRY.get(model)
-    if opts is not None and opts.concrete is model and opts.shared and opts.strong:
-        bound = conf.identity_map_max_strong()
-        if not (isinstance(bound, int) and bound > 0):
-            errors.append(
-                _error(
-                    f"{model._meta.label} uses strong references in the shared map without "
-                    "a bound: every instance any thread loads stays in memory for the "
-                    "life of the process and is never refreshed by the request cycle.",
-                    "Use weak references for shared models, or set "
-                    "ROWSYNC_IDENTITY_MAP_MAX_STRONG.",
-                    "rowsync.E007",
+                    f"Proxy {model._meta.label} sets {', '.join(differing)}, which "
+                    f"differ from {concrete._meta.label}'s.",
+                    "A proxy shares its concrete model's map: set the options on the "
+                    "concrete model.",
+                    "rowsync.E010",
                     model,
                 )
             )
     return errors
+
+
+def _check_selected_proxy(model: type[Model]) -> list[checks.CheckMessage]:
+    """E011: a proxy the setting selects without its concrete model."""
+    concrete = model._meta.concrete_model
+    if (
+        concrete is None
+        or registry.selected_by_setting(concrete)
+        or registry.declared_options(concrete) is not None
+    ):
+        return []
+    return [
+        _error(
+            f"Proxy {model._meta.label} is selected by ROWSYNC_IDENTITY_MAP but its "
+            f"concrete model {concrete._meta.label} is not.",
+            "A proxy shares its concrete model's map: select the concrete model.",
+            "rowsync.E011",
+            model,
+        )
+    ]
+
+
+def _check_shared_strong(model: type[Model]) -> list[checks.CheckMessage]:
+    """E007: strong references in the shared map need ``ROWSYNC_IDENTITY_MAP_MAX_STRONG``."""
+    opts = REGISTRY.get(model)
+    if opts is None or opts.concrete is not model or not (opts.shared and opts.strong):
+        return []
+    bound = conf.identity_map_max_strong()
+    if isinstance(bound, int) and bound > 0:
+        return []
+    return [
+        _error(
+            f"{model._meta.label} uses strong references in the shared map without "
+            "a bound: every instance any thread loads stays in memory for the "
+            "life of the process and is never refreshed by the request cycle.",
+            "Use weak references for shared models, or set ROWSYNC_IDENTITY_MAP_MAX_STRONG.",
+            "rowsync.E007",
+            model,
+        )
+    ]
 
 
 def check_identity(
