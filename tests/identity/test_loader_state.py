@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gc
 import pickle
+import sys
 import weakref
 
 import pytest
@@ -33,6 +34,11 @@ def _tracked_objects_kept(model, rows: int) -> int:
     return kept
 
 
+@pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11),
+    reason="measured on Python 3.11, where the state keeps its attributes inline; 3.13's "
+    "collector threshold (2000) makes the count matter far less",
+)
 def test_a_mapped_row_keeps_no_more_tracked_objects_than_a_plain_row():
     # Python 3.11's collector runs full collections in proportion to the tracked objects
     # a load keeps: a plain row keeps its instance and its ModelState, a mapped row too.
