@@ -12,6 +12,7 @@ attributes, so a mapped row keeps exactly the objects a plain Django row keeps.
 
 from __future__ import annotations
 
+import operator
 import weakref
 from typing import Any
 
@@ -29,6 +30,8 @@ INLINE_NAMES = tuple(f"_rowsync_{i}" for i in range(INLINE_MAX))
 
 
 _END = object()
+#: Returns the tuple of all inline attributes (``_END`` where a row had fewer fields).
+_ALL_INLINE = operator.attrgetter(*INLINE_NAMES)
 
 
 class MappedState(weakref.ref, ModelState):  # type: ignore[type-arg]
@@ -39,6 +42,10 @@ class MappedState(weakref.ref, ModelState):  # type: ignore[type-arg]
     and writes the remembered row wherever it is kept; copies and pickles of the
     state are plain ``ModelState`` objects.
     """
+
+    # Class-level defaults (the inline names are set below the class): reading an
+    # attribute an instance lacks finds _END instead of raising an AttributeError.
+    _rowsync_held: Any = _END
 
     __eq__ = object.__eq__
     __ne__ = object.__ne__
@@ -53,16 +60,12 @@ class MappedState(weakref.ref, ModelState):  # type: ignore[type-arg]
         one more attribute per row measurably brought a full collection forward);
         anything assigned later is kept whole in ``_rowsync_held`` and wins.
         """
-        held = getattr(self, "_rowsync_held", _END)
+        held = self._rowsync_held
         if held is not _END:
             return held
-        values = []
-        for name in INLINE_NAMES:
-            value = getattr(self, name, _END)
-            if value is _END:
-                break
-            values.append(value)
-        return tuple(values) if values else None
+        row = _ALL_INLINE(self)
+        n = row.index(_END) if _END in row else INLINE_MAX
+        return row[:n] if n else None
 
     @rowsync_clean.setter
     def rowsync_clean(self, value: Any) -> None:
@@ -81,6 +84,10 @@ class MappedState(weakref.ref, ModelState):  # type: ignore[type-arg]
 
     def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
         return plain_state, (self._plain_dict(),)
+
+
+for _name in INLINE_NAMES:
+    setattr(MappedState, _name, _END)
 
 
 def plain_state(values: dict[str, Any]) -> ModelState:
