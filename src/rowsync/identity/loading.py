@@ -36,6 +36,7 @@ from rowsync.identity.clean import refresh, remember_values
 from rowsync.identity.keys import REGISTRY, IdentityOptions
 from rowsync.identity.map import IdentityMap
 from rowsync.identity.scope import BYPASS, NORMAL, POPULATE, SHARED, Session
+from rowsync.identity.state import INLINE_MAX, INLINE_NAMES, MappedState, plain_init, release
 
 _MISSING = object()
 _get_session = scope._CURRENT.get
@@ -76,7 +77,10 @@ def from_db(
 
     Installed as ``Model.from_db`` (a classmethod). The fast path (weakly-mapped,
     single-database model, normal load) does one registry lookup, one contextvar
-    read and two dict lookups per row.
+    read and two dict lookups per row. A new instance's ``_state`` is the map's weak
+    reference to it and holds the remembered row (:class:`~rowsync.identity.state.MappedState`);
+    a model without a custom ``__init__`` or init signal receivers gets the row's
+    values without ``Model.__init__`` (:func:`~rowsync.identity.state.plain_init`).
     """
     opts = REGISTRY.get(cls)
     if opts is None:
@@ -87,32 +91,57 @@ def from_db(
     if session.mode or not opts.fast or len(values) != opts.field_count:
         return _load(cls, opts, session, db, field_names, values, fetch_mode)
     pk = values[opts.pk_index]
-    tables = session.map.weak
-    table = tables.get(opts.concrete)
+    table = session.map.weak.get(opts.concrete)
     if table is None:
         table = session.map.weak_table(opts.concrete)
     ref = table.get(pk)
     if ref is not None:
         obj = ref()
         if obj is not None:
-            if obj.__class__ is cls and obj._state.db == db:
-                refresh(opts, obj, opts.attname_list, values)
-                if fetch_mode is not None:  # Django >= 6.1: the last query's mode
-                    obj._state.fetch_mode = fetch_mode  # type: ignore[attr-defined]
-                return obj
-            return _load(cls, opts, session, db, field_names, values, fetch_mode)
-    new = cls(*values)
-    state = new._state
+            return _hit(cls, opts, session, obj, db, field_names, values, fetch_mode)
+    if plain_init(cls):
+        new = cls.__new__(cls)
+        state = new._state = MappedState(new, release)
+        for attname, value in zip(opts.attname_list, values, strict=True):
+            setattr(new, attname, value)
+    else:
+        new = cls(*values)
+        state = new._state = MappedState(new, release)
     state.adding = False
     state.db = db
-    state.rowsync_clean = values  # type: ignore[attr-defined]  # see clean.remember_row
+    # The remembered row (clean.remember_row) in the state's own attributes: keeping
+    # Django's row list alive would cost one more tracked object per row.
+    if len(values) > INLINE_MAX:
+        state.rowsync_clean = values
+    else:
+        for name, value in zip(INLINE_NAMES, values, strict=False):
+            setattr(state, name, value)
     if fetch_mode is not None:
         state.fetch_mode = fetch_mode  # type: ignore[attr-defined]  # Django >= 6.1
-    table[pk] = _ref(new)
+    table[pk] = state
     table.budget -= 1
     if table.budget <= 0:
         table.sweep()
     return new
+
+
+def _hit(
+    cls: type[Model],
+    opts: IdentityOptions,
+    session: Session,
+    obj: Model,
+    db: DbAlias,
+    field_names: Sequence[str],
+    values: Sequence[Any],
+    fetch_mode: Any,
+) -> Model:
+    """Return the mapped ``obj`` for a full row read again (fast path), refreshed."""
+    if obj.__class__ is not cls or obj._state.db != db:
+        return _load(cls, opts, session, db, field_names, values, fetch_mode)
+    refresh(opts, obj, opts.attname_list, values)
+    if fetch_mode is not None:  # Django >= 6.1: the last query's mode
+        obj._state.fetch_mode = fetch_mode  # type: ignore[attr-defined]
+    return obj
 
 
 def _load(

@@ -65,25 +65,43 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
 
     None means "ask the database", never "does not exist".
     """
-    model = qs.model
-    opts = REGISTRY.get(model)
+    opts = REGISTRY.get(qs.model)
     if opts is None:
         return None
     session = _get_session()
     if session is None or session.mode:
         # No map yet in this context, or refresh_from_db/populate_existing: use SQL.
         return None if not opts.shared or session is not None else _shared_get(qs, args, kwargs)
-    if kwargs and not args and len(kwargs) == 1:
+    if kwargs and not args and len(kwargs) == 1:  # get(pk=...): the common case, inline
         ((key, pk),) = kwargs.items()
         if key not in opts.pk_lookups:
             return None
-    elif args or kwargs:
-        pk = _pk_from_args(opts.pk_lookups, args, kwargs)
     else:
-        pk = _MISSING
+        pk = _pk_from_args(opts.pk_lookups, args, kwargs) if args or kwargs else _MISSING
+    if not _plain_select(qs):
+        return None
+    found = _pk_and_conditions(opts, qs.query, pk)
+    if found is None:
+        return None
+    pk, conditions = found
+    obj = _answer(opts, qs.model, session, pk, _read_db(qs), conditions)
+    known = qs._known_related_objects  # type: ignore[attr-defined]
+    if obj is not None and known:
+        _set_known_related(obj, known)
+    return obj
+
+
+def _plain_select(qs: QuerySet[Any]) -> bool:
+    """Return whether ``qs`` reads plain model rows of one table, unsliced and unlocked.
+
+    False for anything whose rows are not the mapped instances as they are (values(),
+    annotations, select_related, prefetches, unions, slices, ``select_for_update()``,
+    ``populate_existing()``, a non-default fetch mode) or that must take a lock or run
+    SQL of its own (``get_or_create()``: ``_for_write``).
+    """
     query = qs.query
     state: Any = qs  # private QuerySet attributes django-stubs does not declare
-    if (
+    return not (
         qs._iterable_class is not ModelIterable
         or state._for_write
         or state._prefetch_related_lookups
@@ -97,44 +115,68 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
         or query.high_mark is not None
         or "rowsync_populate" in query.__dict__
         or getattr(state, "_fetch_mode", _DEFAULT_FETCH_MODE) is not _DEFAULT_FETCH_MODE
-    ):
-        return None
+    )
+
+
+def _pk_and_conditions(
+    opts: IdentityOptions, query: Any, pk: Any
+) -> tuple[Any, list[tuple[str, Any]] | None] | None:
+    """Split ``query``'s filter into the primary key and the other ``exact`` conditions.
+
+    ``pk`` is the key ``get()`` was given (``_MISSING`` if none): a ``filter(pk=...)``
+    supplies it otherwise. Returns ``(pk, [(attname, value), ...] or None)``, or None
+    when the filter is anything but an AND of ``exact`` comparisons with plain values on
+    the model's own table, or names no single-column primary key.
+    """
     conditions: list[tuple[str, Any]] | None = None
     where = query.where
     if where.children:
-        if where.negated or where.connector != AND:
+        if where.negated or where.connector != AND or _joins(query):
             return None
         base = next(iter(query.alias_map), None)
-        refcount = query.alias_refcount
-        # A join Django trimmed stays in alias_map with a zero refcount (related managers).
-        if any(refcount.get(alias) for alias in query.alias_map if alias != base):
-            return None
         conditions = []
         for child in where.children:
-            if not isinstance(child, Exact):
+            column = _exact_column(child, base)
+            if column is None:
                 return None
-            lhs, rhs = child.lhs, child.rhs
-            if type(lhs) is not Col or lhs.alias != base or hasattr(rhs, "resolve_expression"):
-                return None
-            attname = lhs.target.attname
+            attname, value = column
             if attname == opts.pk_attname and not opts.composite and pk is _MISSING:
-                pk = rhs
+                pk = value
             else:
-                conditions.append((attname, rhs))
+                conditions.append(column)
     if pk is _MISSING or opts.composite:
         return None
-    # qs.db, without asking the routers when there are none (the common case).
-    db = state._db
-    if not db:
-        if router.routers or state._for_write:
-            db = qs.db
-        else:
-            instance = state._hints.get("instance")
-            db = (instance._state.db if instance is not None else None) or DEFAULT_DB_ALIAS
-    obj = _answer(opts, model, session, pk, db, conditions)
-    if obj is not None and state._known_related_objects:
-        _set_known_related(obj, state._known_related_objects)
-    return obj
+    return pk, conditions
+
+
+def _joins(query: Any) -> bool:
+    """Return whether ``query`` joins another table."""
+    base = next(iter(query.alias_map), None)
+    refcount = query.alias_refcount
+    # A join Django trimmed stays in alias_map with a zero refcount (related managers).
+    return any(refcount.get(alias) for alias in query.alias_map if alias != base)
+
+
+def _exact_column(child: Any, base: str | None) -> tuple[str, Any] | None:
+    """Return ``(attname, value)`` for ``<column of table base> = <plain value>``, else None."""
+    if not isinstance(child, Exact):
+        return None
+    lhs, rhs = child.lhs, child.rhs
+    if type(lhs) is not Col or lhs.alias != base or hasattr(rhs, "resolve_expression"):
+        return None
+    return lhs.target.attname, rhs
+
+
+def _read_db(qs: QuerySet[Any]) -> str:
+    """Return ``qs.db``, without asking the routers when there are none (the common case)."""
+    state: Any = qs  # private QuerySet attributes django-stubs does not declare
+    db: str | None = state._db
+    if db:
+        return db
+    if router.routers or state._for_write:
+        return qs.db
+    instance = state._hints.get("instance")
+    return (instance._state.db if instance is not None else None) or DEFAULT_DB_ALIAS
 
 
 def _answer(
