@@ -26,7 +26,6 @@ from django.apps import apps as installed_apps
 from django.apps.registry import Apps
 from django.db import models
 from django.db.models import Field, Model
-from django.db.models.deletion import get_candidate_relations_to_delete
 from django.db.models.fields import NOT_PROVIDED
 
 from rowsync import conf
@@ -183,59 +182,13 @@ class Plan:
     def cascade_subtree(self, fk: Any) -> frozenset[type[Model]] | None:
         """Return the models whose rows the database alone can delete below ``fk``.
 
-        The rows of ``fk``'s model, and through it every row a cascade then reaches, are
-        deleted by the database with nothing left for Django's Collector to do in
-        Python when
-
-        * ``fk`` is a ``CASCADE`` the setting or a chain promotes (``DB_*`` values are
-          skipped by the Collector already), with a database constraint;
-        * no model below is a multi-table inheritance child or parent (Django deletes
-          the other half of the row itself) or owns a ``GenericRelation``;
-        * every relation into a model below is one the Collector leaves alone
-          (``DO_NOTHING``, a ``DB_*`` value) or another such cascade: a Python-level
-          relation, or a ``SET_NULL``/``PROTECT``/... the setting promotes, is Django's
-          work on ORM deletes.
-
-        Signal receivers are not looked at here (they come and go at run time):
-        :func:`rowsync.ondelete.collection.leaves_to_database` checks them.
-
-        Returns:
-            The concrete models, ``fk``'s own first among them; None when the Collector
-            must collect ``fk``'s rows.
+        See :func:`rowsync.ondelete.subtree.cascade_subtree` (cached per plan).
         """
         if fk not in self._subtrees:
-            found = self._subtree(fk, {fk})
-            self._subtrees[fk] = None if found is None else frozenset(found)
-        return self._subtrees[fk]
+            from rowsync.ondelete.subtree import cascade_subtree
 
-    def _subtree(self, fk: Any, seen: set[Any]) -> set[type[Model]] | None:
-        behaviour = self.behaviours.get(fk)
-        if (
-            behaviour is None
-            or behaviour.operation != a.CASCADE
-            or behaviour.source not in ("setting", "chain")
-            or not fk.db_constraint
-            or fk.remote_field.parent_link
-        ):
-            return None
-        child: type[Model] = fk.model._meta.concrete_model
-        if child._meta.parents or _generic_relations(child):
-            return None
-        found = {child}
-        # Django's own list: exactly the relations its Collector would follow.
-        for rel in get_candidate_relations_to_delete(child._meta):
-            inner = rel.field  # type: ignore[attr-defined]
-            if inner.remote_field.on_delete is models.DO_NOTHING or inner in seen:
-                continue
-            known = self.behaviours.get(inner)
-            if known is not None and known.python_skips:
-                continue
-            seen.add(inner)
-            below = self._subtree(inner, seen)
-            if below is None:
-                return None
-            found |= below
-        return found
+            self._subtrees[fk] = cascade_subtree(self, fk)
+        return self._subtrees[fk]
 
     def unseen(self) -> dict[Any, Behaviour]:
         """Return the enforced foreign keys whose rows Django's Collector never sees.
