@@ -28,7 +28,7 @@ from typing import Any
 from django.db import connections, models
 
 from rowsync import conf
-from rowsync.backends import get_backend, is_supported
+from rowsync.backends import get_backend, is_supported, vendor_of
 from rowsync.events.capture import CaptureSpec, _spec, captured_models, cascade_closure
 
 __all__ = [
@@ -92,7 +92,7 @@ def specs(using: str) -> tuple[CaptureSpec, ...]:
     connection = connections[using]
     if not is_supported(connection) or not get_backend(connection).capture_inbox:
         return ()
-    key = (connection.vendor, repr((conf.capture_selection(), conf.capture_exclude())))
+    key = (vendor_of(connection), repr((conf.capture_selection(), conf.capture_exclude())))
     found = _SPECS.get(key)
     if found is None:
         found = _SPECS[key] = tuple(
@@ -117,7 +117,7 @@ def reachable(using: str, start: Iterable[type[models.Model]]) -> tuple[CaptureS
         return ()
     wanted = frozenset(start)
     selection = repr((conf.capture_selection(), conf.capture_exclude()))
-    key = (connections[using].vendor, selection, wanted)
+    key = (vendor_of(connections[using]), selection, wanted)
     found = _REACHABLE.get(key)
     if found is None:
         labels = {m._meta.label_lower for m in cascade_closure(wanted)}

@@ -15,6 +15,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from rowsync.backends import vendor_of
 from rowsync.schema.objects import CompiledSQL
 
 #: The model option (``Meta``-level, state only) that lists a model's objects.
@@ -103,7 +104,7 @@ class _ObjectOperation(Operation):
     def _applies(
         self, schema_editor: BaseDatabaseSchemaEditor, app_label: str, state: ProjectState
     ) -> bool:
-        if schema_editor.connection.vendor != self.obj.vendor:
+        if vendor_of(schema_editor.connection) != self.obj.vendor:
             return False
         model = state.apps.get_model(self._target(app_label), self.model_name)
         return self.allow_migrate_model(schema_editor.connection.alias, model)
