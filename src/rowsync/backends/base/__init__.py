@@ -16,7 +16,7 @@ Each vendor package composes the same parts (``rowsync.backends.<vendor>``).
 
 from __future__ import annotations
 
-from rowsync.backends.base.capture import CaptureMixin, TriggerSQL
+from rowsync.backends.base.capture import PRE_CASCADE_DEPTH, CaptureMixin, TriggerSQL
 from rowsync.backends.base.core import (
     MAX_NAME_BYTES,
     BackendCore,
@@ -35,6 +35,7 @@ from rowsync.backends.base.worker import WorkerListener, WorkerMixin
 
 __all__ = [
     "MAX_NAME_BYTES",
+    "PRE_CASCADE_DEPTH",
     "PROTECT_MARKER",
     "SET_TARGET_MARKER",
     "BackendCore",

@@ -8,6 +8,12 @@ from typing import Any, ClassVar
 
 from rowsync.backends.base.core import BackendCore, bounded_name
 
+#: Deepest chain of FK actions a pre-cascade walk follows (``CaptureSpec.cascades``):
+#: InnoDB, the engine whose FK actions fire no triggers, stops cascading at 15 levels
+#: ("exceed max depth of 15",
+#: https://dev.mysql.com/doc/refman/8.0/en/create-table-foreign-keys.html).
+PRE_CASCADE_DEPTH = 15
+
 #: ``(name, install statements, uninstall statements)`` of one capture trigger.
 TriggerSQL = tuple[str, list[str], list[str]]
 
