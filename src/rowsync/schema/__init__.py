@@ -87,13 +87,12 @@ def setup() -> None:
     from django.core.management.commands import makemigrations, migrate
     from django.db.migrations import state
     from django.db.models import options
-    from django.db.models.signals import post_migrate
+    from django.db.models.signals import post_migrate, pre_migrate
 
     from rowsync import conf
     from rowsync.schema.autodetector import autodetector_class
     from rowsync.schema.checks import check_migrations_app
-    from rowsync.schema.install import on_post_migrate
-    from rowsync.schema.rebuild import patch_sqlite_rebuild
+    from rowsync.schema.install import guard_before_migrate, on_post_migrate
 
     # The migration state stores objects as a model option, which Meta must accept
     # (the same way django-pgtrigger registers "triggers").
@@ -108,17 +107,27 @@ def setup() -> None:
         for command in (makemigrations.Command, migrate.Command):
             command.autodetector = autodetector_class(command.autodetector)
     # Old migrations may install objects and rebuild tables after them, whatever the
-    # settings say now: the rebuild guard stays (a no-op on tables without objects).
-    patch_sqlite_rebuild()
+    # settings say now: a migration run guards the rebuilds when objects are installed
+    # or about to be (only on engines whose rebuilds drop them).
+    pre_migrate.connect(guard_before_migrate, dispatch_uid="rowsync.schema.guard")
     post_migrate.connect(on_post_migrate, dispatch_uid="rowsync.schema.ensure")
     checks.register(check_migrations_app, checks.Tags.models)
 
 
 def activate() -> None:
-    """Guard the runtime against installed objects (idempotent): SQLite's flush.
+    """Guard every database against losing or firing its objects (idempotent).
 
-    Called by the subsystems that install objects, only when they are switched on.
+    Where the engine needs it (SQLite): table rebuilds keep the objects, a flush does not
+    fire them. Called by the subsystems that install objects, only when they are
+    switched on.
     """
-    from rowsync.schema.rebuild import patch_sqlite_flush
+    from django.db import connections
 
-    patch_sqlite_flush()
+    from rowsync.backends import get_backend, is_supported
+
+    for alias in connections:
+        connection = connections[alias]
+        if is_supported(connection):
+            backend = get_backend(connection)
+            backend.guard_rebuilds()
+            backend.guard_flush()

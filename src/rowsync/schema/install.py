@@ -22,7 +22,7 @@ from django.db.models import Model
 
 from rowsync.backends import get_backend, is_supported, vendor_of
 from rowsync.schema.objects import CompiledSQL
-from rowsync.schema.operations import OPTION, nothing_to_uninstall
+from rowsync.schema.operations import OPTION, ObjectOperation, nothing_to_uninstall
 from rowsync.schema.registry import desired_objects
 
 
@@ -176,6 +176,31 @@ def _unapplied_rowsync(plan: Any, apps: Apps) -> bool:
     except LookupError:
         return True
     return False
+
+
+def guard_before_migrate(
+    sender: Any, *, using: str = "default", plan: Any = None, **kwargs: Any
+) -> None:
+    """``pre_migrate``: guard table rebuilds where they would drop rowsync's objects.
+
+    Only on engines whose rebuilds drop them (SQLite), and only when the database has
+    objects or the migrations about to run install or remove some.
+    """
+    connection = connections[using]
+    if not is_supported(connection):
+        return
+    backend = get_backend(connection)
+    if not backend.table_rebuilds_drop_objects:
+        return
+    # [(Migration, backwards)]
+    steps = plan or []
+    touches = any(
+        isinstance(operation, ObjectOperation)
+        for migration, _backwards in steps
+        for operation in migration.operations
+    )
+    if touches or installed_objects(connection):
+        backend.guard_rebuilds()
 
 
 def on_post_migrate(

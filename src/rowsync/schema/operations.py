@@ -63,7 +63,7 @@ def nothing_to_uninstall(connection: BaseDatabaseWrapper, obj: CompiledSQL) -> b
     return obj.kind == "table" and obj.name not in connection.introspection.table_names()
 
 
-class _ObjectOperation(Operation):
+class ObjectOperation(Operation):
     reversible = True
     reduces_to_sql = True
     install: bool = True
@@ -140,7 +140,7 @@ class _ObjectOperation(Operation):
         return f"{prefix}{app}{self.model_name_lower}"
 
 
-class InstallDatabaseObject(_ObjectOperation):
+class InstallDatabaseObject(ObjectOperation):
     """Install a frozen database object (trigger, constraint) on a model's table.
 
     Args:
@@ -181,7 +181,7 @@ class InstallDatabaseObject(_ObjectOperation):
         return self._fragment("rowsync_")
 
 
-class RemoveDatabaseObject(_ObjectOperation):
+class RemoveDatabaseObject(ObjectOperation):
     """Remove a frozen database object; reversing it installs the same frozen SQL again.
 
     Args:

@@ -83,6 +83,17 @@ class BackendCore:
         """Return a query listing ``(name, table)`` of every ``rowsync_*`` trigger/constraint."""
         raise NotImplementedError
 
+    #: Does Django's schema editor drop rowsync's objects when it alters a table (SQLite
+    #: rebuilds the table)? Then :meth:`guard_rebuilds` is needed before a migration
+    #: alters a table that has them.
+    table_rebuilds_drop_objects: ClassVar[bool] = False
+
+    def guard_rebuilds(self) -> None:
+        """Make the connection's schema editors keep rowsync's objects (idempotent)."""
+
+    def guard_flush(self) -> None:
+        """Keep rowsync's objects from acting during the connection's flush (idempotent)."""
+
 
 class OfflineConnection:
     """Stand-in for a connection when SQL is compiled for an engine not configured here.
