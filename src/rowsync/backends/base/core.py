@@ -6,9 +6,12 @@ connection of an *offline* backend (:class:`OfflineConnection`).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from rowsync import _patch
 
 #: Longest object name, in UTF-8 bytes, that every engine keeps whole: PostgreSQL cuts
 #: identifiers at 63 *bytes* (NAMEDATALEN - 1,
@@ -30,6 +33,18 @@ def bounded_name(head: str, table: str, digest: str, room: int) -> str:
     while len(f"{head}{part}{tail}".encode()) > MAX_NAME_BYTES and part:
         part = part[:-1]
     return f"{head}{part}{tail}"
+
+
+def patch_own(klass: type, name: str, make: Callable[[Any], Any], *, feature: str) -> bool:
+    """Replace ``klass.name`` through :func:`rowsync._patch.apply`, even when inherited.
+
+    An inherited attribute is first copied into ``klass`` itself, so that the replacement
+    changes this engine's class only, never Django's base class that every engine shares.
+    Returns whether the patch was applied by this call.
+    """
+    if name not in vars(klass):
+        setattr(klass, name, getattr(klass, name))
+    return _patch.apply(klass, name, make, feature=feature)
 
 
 class BackendCore:

@@ -3,14 +3,50 @@ moves them into the event table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rowsync.backends.base.capture import CaptureMixin
+from rowsync.backends.base.core import patch_own
+
+#: The inbox tables of a database alias (given by ``rowsync.events``).
+InboxTables = Callable[[str], Sequence[str]]
+
+
+def _with_inboxes(tables: InboxTables) -> Callable[[Any], Any]:
+    def make(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
+        def django_table_names(
+            self: Any, only_existing: bool = False, include_views: bool = True
+        ) -> list[str]:
+            names = list(original(self, only_existing, include_views))
+            if only_existing:
+                boxes = tables(self.connection.alias)
+                if boxes:
+                    existing = set(self.table_names())
+                    names += [name for name in boxes if name in existing and name not in names]
+            return names
+
+        return django_table_names
+
+    return make
 
 
 class InboxMixin(CaptureMixin):
     """Flags and SQL of the per-table inboxes (``rowsync.events.inbox``)."""
+
+    def include_in_flush(self, tables: InboxTables) -> None:
+        """Make Django's ``flush`` on this engine empty the inboxes too (idempotent).
+
+        ``flush`` (and ``TransactionTestCase``) empties the tables
+        ``introspection.django_table_names(only_existing=True)`` lists: the models'
+        tables, ``rowsync_deleted_row`` included, but not the inboxes, which no model
+        owns. This engine's introspection class then adds ``tables(alias)`` that exist.
+        Nothing on engines without inboxes.
+        """
+        if not self.capture_inbox:
+            return
+        introspection = type(self.connection).introspection_class
+        patch_own(introspection, "django_table_names", _with_inboxes(tables), feature="events")
 
     # Inbox tables (rowsync.events.inbox): the delete triggers of a captured table copy
     # each deleted row, typed, into the table's own inbox, the cheapest write a trigger

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from rowsync import _patch
 from rowsync.backends.base import BaseBackend
+from rowsync.backends.base.core import patch_own
 
 
 def _owner(klass: type, name: str) -> type:
@@ -41,8 +42,4 @@ class SQLiteSchemaGuards(BaseBackend):
         from rowsync.backends.sqlite.schema import flush_without_triggers
 
         ops = type(self.connection).ops_class
-        if "execute_sql_flush" not in vars(ops):
-            # Inherited from Django's base operations: give SQLite's class its own, so
-            # that the wrapper below replaces SQLite's only.
-            ops.execute_sql_flush = ops.execute_sql_flush  # type: ignore[method-assign]
-        _patch.apply(ops, "execute_sql_flush", flush_without_triggers, feature="schema")
+        patch_own(ops, "execute_sql_flush", flush_without_triggers, feature="schema")
