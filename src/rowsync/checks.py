@@ -19,7 +19,7 @@ from django.core import checks
 from django.db import connections
 
 from rowsync import conf, selection
-from rowsync.backends import is_supported
+from rowsync.backends import is_supported, vendor_of
 from rowsync.selection import unknown_label_hint
 
 # {setting name: conf reader}: numeric settings that must be positive.
@@ -82,7 +82,7 @@ def check_database_vendors(
         if not is_supported(connection):
             errors.append(
                 checks.Error(
-                    f"Database {alias!r} uses vendor {connection.vendor!r}, "
+                    f"Database {alias!r} uses vendor {vendor_of(connection)!r}, "
                     "which rowsync does not support.",
                     hint="rowsync supports SQLite, PostgreSQL and MariaDB/MySQL.",
                     id="rowsync.E090",

@@ -137,13 +137,8 @@ def _inbox_count(capture, touched):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_include_in_flush_is_a_registered_patch():
-    from django.db.backends.base.introspection import BaseDatabaseIntrospection
-
-    from rowsync import _patch
-
-    inbox.include_in_flush()  # applied by setup() already: a second call changes nothing
-    assert _patch.is_applied(BaseDatabaseIntrospection, "django_table_names")
+def test_flush_lists_the_inboxes_that_exist():
+    # events.setup() asked each engine with inboxes to list them for Django's flush.
     names = connection.introspection.django_table_names(only_existing=True)
     expected = [b.inbox for b in inbox.present("default", inbox.specs("default"))]
     assert set(expected) <= set(names)

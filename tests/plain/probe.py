@@ -78,6 +78,7 @@ def hooks() -> dict[str, str]:
         "BaseDatabaseWrapper.rollback": _name(BaseDatabaseWrapper.rollback),
         "sqlite.execute_sql_flush": _name(DatabaseWrapper.ops_class.execute_sql_flush),
         "sqlite._remake_table": _name(DatabaseSchemaEditor._remake_table),
+        "sqlite.SchemaEditorClass": _name(DatabaseWrapper.SchemaEditorClass),
         "makemigrations.autodetector": _name(makemigrations.Command.autodetector),
         "migrate.autodetector": _name(migrate.Command.autodetector),
         "SKIP_COLLECTION": type(getattr(deletion, "SKIP_COLLECTION", None)).__name__,

@@ -12,7 +12,14 @@ from rowsync.backends.postgresql import PostgreSQLBackend
 from rowsync.backends.sqlite import SQLiteBackend
 from rowsync.exceptions import ImproperlyConfiguredBackend
 
-__all__ = ["VENDORS", "BaseBackend", "get_backend", "is_supported", "offline_backend"]
+__all__ = [
+    "VENDORS",
+    "BaseBackend",
+    "get_backend",
+    "is_supported",
+    "offline_backend",
+    "vendor_of",
+]
 
 # {vendor: backend class}
 _BACKENDS: dict[str, type[BaseBackend]] = {
@@ -20,6 +27,15 @@ _BACKENDS: dict[str, type[BaseBackend]] = {
     "postgresql": PostgreSQLBackend,
     "mysql": MySQLBackend,
 }
+
+
+def vendor_of(connection: BaseDatabaseWrapper) -> str:
+    """Return Django's vendor name of ``connection`` (``sqlite``, ``postgresql``, ``mysql``...).
+
+    For code that compares it with the ``vendor`` frozen into a database object; any
+    other question about the engine is a backend flag.
+    """
+    return connection.vendor
 
 
 def is_supported(connection: BaseDatabaseWrapper) -> bool:

@@ -35,12 +35,21 @@ def delivers_post_delete(model: type[Model]) -> bool:
     )
 
 
+def _inbox_tables(using: str) -> list[str]:
+    """Return the names of the inbox tables of database ``using``."""
+    from rowsync.events import inbox
+
+    return [box.inbox for box in inbox.specs(using)]
+
+
 def setup() -> None:
     """Register the capture contributor, the checks, the delete step, flush (idempotent)."""
     from django.core import checks as django_checks
+    from django.db import connections
     from django.db.models.signals import post_migrate, pre_migrate
 
     from rowsync import schema
+    from rowsync.backends import get_backend, is_supported
     from rowsync.events import capture, checks, inbox, session, triggers, uninstall
 
     schema.setup()
@@ -55,5 +64,8 @@ def setup() -> None:
         return  # nothing captured: leave Django alone
     schema.activate()
     session.setup()
-    inbox.include_in_flush()
+    # Django's flush empties the inboxes too, on the engines that have them.
+    for alias in connections:
+        if is_supported(connections[alias]):
+            get_backend(connections[alias]).include_in_flush(_inbox_tables)
     post_migrate.connect(inbox.forget_tables, dispatch_uid="rowsync.events.inbox.forget_tables")

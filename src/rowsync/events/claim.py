@@ -161,11 +161,11 @@ def finish(using: str, ids: Iterable[int]) -> int:
     pks = list(ids)
     if not pks:
         return 0
-    if get_backend(connections[using]).worker_delete_one_by_one:
-        table = connections[using].ops.quote_name(DeletedRow._meta.db_table)
+    backend = get_backend(connections[using])
+    if backend.worker_delete_one_by_one:
+        sql = backend.worker_delete_sql(DeletedRow._meta.db_table, "id")
         with connections[using].cursor() as cursor:
-            pk_column = connections[using].ops.quote_name("id")
-            cursor.executemany(f"DELETE FROM {table} WHERE {pk_column} = %s", [[pk] for pk in pks])
+            cursor.executemany(sql, [[pk] for pk in pks])
         return len(pks)
     # A plain DELETE: the event table has no signals, relations or capture of its own,
     # so Django's Collector (and anything wrapped around it) has nothing to add.

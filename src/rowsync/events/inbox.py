@@ -27,8 +27,8 @@ from typing import Any
 
 from django.db import connections, models
 
-from rowsync import _patch, conf
-from rowsync.backends import get_backend, is_supported
+from rowsync import conf
+from rowsync.backends import get_backend, is_supported, vendor_of
 from rowsync.events.capture import CaptureSpec, _spec, captured_models, cascade_closure
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "clear",
     "drop_signalled",
     "forget_tables",
-    "include_in_flush",
     "lock",
     "move",
     "move_free",
@@ -95,7 +94,7 @@ def specs(using: str) -> tuple[CaptureSpec, ...]:
     connection = connections[using]
     if not is_supported(connection) or not get_backend(connection).capture_inbox:
         return ()
-    key = (connection.vendor, repr((conf.capture_selection(), conf.capture_exclude())))
+    key = (vendor_of(connection), repr((conf.capture_selection(), conf.capture_exclude())))
     found = _SPECS.get(key)
     if found is None:
         found = _SPECS[key] = tuple(
@@ -120,7 +119,7 @@ def reachable(using: str, start: Iterable[type[models.Model]]) -> tuple[CaptureS
         return ()
     wanted = frozenset(start)
     selection = repr((conf.capture_selection(), conf.capture_exclude()))
-    key = (connections[using].vendor, selection, wanted)
+    key = (vendor_of(connections[using]), selection, wanted)
     found = _REACHABLE.get(key)
     if found is None:
         labels = {m._meta.label_lower for m in cascade_closure(wanted)}
@@ -269,31 +268,3 @@ def clear(using: str) -> None:
     with connections[using].cursor() as cursor:
         for box in present(using, specs(using)):
             cursor.execute(f"DELETE FROM {_qn(using, box.inbox)}")
-
-
-def include_in_flush() -> None:
-    """Make Django's ``flush`` (and ``TransactionTestCase``) empty the inboxes too.
-
-    ``flush`` empties the tables ``introspection.django_table_names(only_existing=True)``
-    lists: the models' tables, ``rowsync_deleted_row`` included, but not the inboxes,
-    which no model owns. The patch (through :func:`rowsync._patch.apply`, once) adds the
-    inboxes that exist.
-    """
-    from django.db.backends.base.introspection import BaseDatabaseIntrospection
-
-    _patch.apply(BaseDatabaseIntrospection, "django_table_names", _with_inboxes, feature="events")
-
-
-def _with_inboxes(current: Callable[..., list[str]]) -> Callable[..., list[str]]:
-    def django_table_names(
-        self: Any, only_existing: bool = False, include_views: bool = True
-    ) -> list[str]:
-        names = list(current(self, only_existing, include_views))
-        if only_existing:
-            boxes = [box.inbox for box in specs(self.connection.alias)]
-            if boxes:
-                existing = set(self.table_names())
-                names += [name for name in boxes if name in existing and name not in names]
-        return names
-
-    return django_table_names

@@ -18,89 +18,59 @@ transaction as the event's deletion, so they happen exactly once. Anything a rec
 outside the database (files, HTTP calls, caches) is at least once: a crash after it ran
 and before the commit re-delivers the event. Work a receiver defers with
 ``transaction.on_commit`` runs after the commit, at most once.
+
+The worker's waiting (notifications, polling) is :mod:`rowsync.events.wakeup`; dead
+letters are :mod:`rowsync.events.replay` (re-exported here).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import signal
-import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from rowsync import conf
 from rowsync.backends import get_backend
-from rowsync.backends.base import WorkerListener
 from rowsync.events import claim as claims
 from rowsync.events import inbox
 from rowsync.events.claim import ClaimedEvent
+from rowsync.events.replay import ReplayResult, dead_letters, replay
 from rowsync.events.retry import RetryPolicy, describe_error, is_permanent
-from rowsync.exceptions import RowsyncError
-from rowsync.models import DeletedRow
+from rowsync.events.wakeup import LISTEN_RETRY, Wakeups
+from rowsync.events.worker_types import (
+    Deliver,
+    WorkerStats,
+    WorkerStopped,
+    default_deliver,
+    default_worker_id,
+)
+
+__all__ = [
+    "LISTEN_RETRY",
+    "MOVE_BATCHES",
+    "Deliver",
+    "ReplayResult",
+    "Worker",
+    "WorkerStats",
+    "WorkerStopped",
+    "dead_letters",
+    "default_worker_id",
+    "replay",
+]
 
 logger = logging.getLogger("rowsync.worker")
-
-#: Sends ``post_delete`` for one event on database alias ``using``.
-Deliver = Callable[[ClaimedEvent | DeletedRow, str], None]
-
 
 #: How many batches' worth of inbox rows a worker moves into the queue at once.
 MOVE_BATCHES = 10
 
-#: Seconds between two attempts to open a broken notification channel again.
-LISTEN_RETRY = 1.0
 
-
-class WorkerStopped(RowsyncError):
-    """A second SIGTERM/SIGINT asked the worker to stop at once (the batch rolls back)."""
-
-
-def default_worker_id() -> str:
-    """Return a name unique to this process: ``host:pid:random``."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def _default_deliver() -> Deliver:
-    from rowsync.events.dispatch import deliver_one
-
-    def deliver(event: ClaimedEvent | DeletedRow, using: str) -> None:
-        # Not robust: the first receiver error aborts the event's savepoint, so the
-        # receivers' database writes for one event commit all together or not at all.
-        # Workers pass no origin: the object whose delete caused the row is long gone.
-        deliver_one(event, using, None)
-
-    return deliver
-
-
-@dataclass
-class WorkerStats:
-    """Counters of one worker run."""
-
-    delivered: int = 0
-    failed: int = 0
-    dead: int = 0
-    batches: int = 0
-    #: Idle waits a notification ended.
-    notified: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def rate(self) -> float:
-        """Return delivered events per second since the start."""
-        elapsed = time.monotonic() - self.started
-        return self.delivered / elapsed if elapsed > 0 else 0.0
-
-
-class Worker:
+class Worker(Wakeups):
     """Deliver pending events from the event table of one database.
 
     Args:
@@ -146,7 +116,7 @@ class Worker:
         self.listen = listen
         self.progress_interval = progress_interval
         self.report = report or logger.info
-        self.deliver = deliver or _default_deliver()
+        self.deliver = deliver or default_deliver()
         self.stats = WorkerStats()
         self._stopping = False
         #: When to try opening a broken notification channel again (None: not broken).
@@ -228,7 +198,7 @@ class Worker:
         self.stats.batches += 1
         return len(ids)
 
-    def _claim(self, now: Any, ids: list[int] | None = None) -> list[ClaimedEvent]:
+    def _claim(self, now: datetime, ids: list[int] | None = None) -> list[ClaimedEvent]:
         return claims.claim(
             self.using,
             worker_id=self.worker_id,
@@ -346,63 +316,6 @@ class Worker:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    def _open_listener(self) -> WorkerListener | None:
-        if not self.listen:
-            return None
-        try:
-            return get_backend(connections[self.using]).worker_listener()
-        except Exception as exc:  # no LISTEN: polling still delivers everything
-            logger.warning("cannot listen for notifications, polling only: %s", exc)
-            return None
-
-    def _idle(self, listener: WorkerListener | None) -> WorkerListener | None:
-        """Wait for a notification or the poll interval, in short slices (to see signals).
-
-        A channel that broke (the database restarted) is opened again, at most every
-        :data:`LISTEN_RETRY` seconds; once it is back the wait ends, since notifications
-        sent meanwhile are lost.
-        """
-        deadline = time.monotonic() + self.poll_interval
-        while not self._stopping:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            if listener is None:
-                listener = self._listen_again()
-                if listener is not None:
-                    break
-                time.sleep(min(left, 0.25))
-                continue
-            try:
-                if listener.wait(min(left, 0.5)):
-                    self.stats.notified += 1
-                    break
-            except Exception as exc:
-                logger.warning("notification channel lost, polling until it is back: %s", exc)
-                try:
-                    listener.close()
-                except Exception:  # already broken
-                    logger.debug("closing the broken listener failed", exc_info=True)
-                listener = None
-                self._listen_retry_at = time.monotonic()
-        return listener
-
-    def _listen_again(self) -> WorkerListener | None:
-        """Open the notification channel again when it broke (None: not yet, or no LISTEN)."""
-        if self._listen_retry_at is None or time.monotonic() < self._listen_retry_at:
-            return None
-        self._listen_retry_at = time.monotonic() + LISTEN_RETRY
-        listener = self._open_listener()
-        if listener is not None:
-            self._listen_retry_at = None
-            logger.info("notification channel is back")
-        return listener
-
-    def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self._stopping and time.monotonic() < deadline:
-            time.sleep(min(deadline - time.monotonic(), 0.25) if seconds > 0 else 0)
-
     # -- progress --------------------------------------------------------------------
 
     def _report_start(self) -> None:
@@ -437,93 +350,3 @@ class Worker:
             f"{self.stats.rate:.0f}/s overall), failed attempts {self.stats.failed}, "
             f"new dead letters {self.stats.dead}, pending {pending}, dead letters {dead}"
         )
-
-
-# -- dead letters ------------------------------------------------------------------------
-
-
-@dataclass
-class ReplayResult:
-    """What :func:`replay` did."""
-
-    delivered: list[int] = field(default_factory=list)
-    #: {event id: reason}
-    failed: dict[int, str] = field(default_factory=dict)
-    requeued: int = 0
-
-
-def dead_letters(
-    using: str = "default", *, ids: list[int] | None = None, model: str | None = None
-) -> list[DeletedRow]:
-    """Return dead letters, oldest first, optionally only ``ids`` or one model label."""
-    qs = DeletedRow.objects.using(using).filter(status=DeletedRow.Status.DEAD)
-    if ids:
-        qs = qs.filter(pk__in=ids)
-    if model:
-        qs = qs.filter(model_label__iexact=model)
-    return list(qs.order_by("pk"))
-
-
-def replay(
-    using: str = "default",
-    *,
-    ids: list[int] | None = None,
-    model: str | None = None,
-    requeue: bool = False,
-    deliver: Deliver | None = None,
-) -> ReplayResult:
-    """Re-send dead letters now (or put them back in the worker's queue).
-
-    Each event is delivered in its own transaction that also deletes it, as the worker
-    does. An event that fails again stays a dead letter with the new reason and one more
-    attempt counted.
-
-    Args:
-        using: Database alias of the event table.
-        ids: Only these events (None: every dead letter).
-        model: Only events of this ``app_label.ModelName``.
-        requeue: Mark them pending with a fresh attempt count instead of sending them
-            here; a running worker then delivers them.
-        deliver: Sends ``post_delete`` for one event (default: rowsync's dispatcher).
-    """
-    result = ReplayResult()
-    if requeue:
-        qs = DeletedRow.objects.using(using).filter(status=DeletedRow.Status.DEAD)
-        if ids:
-            qs = qs.filter(pk__in=ids)
-        if model:
-            qs = qs.filter(model_label__iexact=model)
-        result.requeued = qs.update(
-            status=DeletedRow.Status.PENDING,
-            attempts=0,
-            next_attempt_at=None,
-            claimed_by="",
-            claimed_until=None,
-        )
-        return result
-    send = deliver or _default_deliver()
-    for event in dead_letters(using, ids=ids, model=model):
-        try:
-            with transaction.atomic(using=using):
-                # Re-read under lock: another replay may have taken it meanwhile.
-                locked = (
-                    DeletedRow.objects.using(using)
-                    .select_for_update()
-                    .filter(pk=event.pk, status=DeletedRow.Status.DEAD)
-                    .first()
-                )
-                if locked is None:
-                    continue
-                send(locked, using)
-                claims.finish(using, [locked.pk])
-        except (KeyboardInterrupt, WorkerStopped):
-            raise
-        except Exception as exc:
-            reason = describe_error(exc)
-            DeletedRow.objects.using(using).filter(pk=event.pk).update(
-                attempts=event.attempts + 1, last_error=reason
-            )
-            result.failed[event.pk] = f"{type(exc).__name__}: {exc}"
-        else:
-            result.delivered.append(event.pk)
-    return result

@@ -8,7 +8,6 @@ from typing import Any, cast
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import split_identifier
 from django.db.models import Model
-from django.db.models.expressions import RawSQL, Value
 
 from rowsync.backends import BaseBackend
 from rowsync.backends.base import OnDeleteSpec
@@ -22,13 +21,7 @@ OWNER = "ondelete"
 
 def value_sql(value: object, backend: BaseBackend) -> str | None:
     """Return SQL for a SET/SET_DEFAULT value, or None when it cannot run in SQL."""
-    if isinstance(value, RawSQL):
-        return None if value.params else f"({value.sql})"
-    if isinstance(value, Value):
-        value = value.value
-    if value is None or isinstance(value, int | float | str | bool):
-        return backend.literal_sql(value)
-    return None
+    return backend.set_value_sql(value)
 
 
 def django_fk_name(field: Any, max_length: int) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.db import connections, router
 
-from rowsync.backends import is_supported
+from rowsync.backends import is_supported, vendor_of
 from rowsync.schema import CompiledSQL, desired_objects, installed_objects
 
 #: Name prefixes of objects reported when no model wants them. Only objects whose
@@ -45,7 +45,7 @@ def expected_on(alias: str) -> dict[str, tuple[str, CompiledSQL]]:
     for model in apps.get_models(include_auto_created=True):
         if not router.allow_migrate_model(alias, model):
             continue
-        for obj in desired_objects(model, (connection.vendor,)):
+        for obj in desired_objects(model, (vendor_of(connection),)):
             wanted[obj.name] = (model._meta.label, obj)
     return wanted
 

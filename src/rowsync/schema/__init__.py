@@ -94,27 +94,35 @@ def setup() -> None:
     (:func:`rowsync.schema.hooks.prepare_migrations`).
     """
     from django.core import checks
-    from django.db.models.signals import post_migrate
+    from django.db.models.signals import post_migrate, pre_migrate
 
     from rowsync.schema.checks import check_migrations_app
-    from rowsync.schema.install import on_post_migrate
-    from rowsync.schema.rebuild import patch_sqlite_rebuild
+    from rowsync.schema.install import guard_before_migrate, on_post_migrate
 
     # Old migrations may install objects and rebuild tables after them, whatever the
-    # settings say now: the rebuild guard stays (a no-op on tables without objects).
-    patch_sqlite_rebuild()
+    # settings say now: a migration run guards the rebuilds when objects are installed
+    # or about to be (only on engines whose rebuilds drop them).
+    pre_migrate.connect(guard_before_migrate, dispatch_uid="rowsync.schema.guard")
     post_migrate.connect(on_post_migrate, dispatch_uid="rowsync.schema.ensure")
     checks.register(check_migrations_app, checks.Tags.models)
 
 
 def activate() -> None:
-    """Prepare migrations and guard the runtime against installed objects (idempotent).
+    """Prepare migrations and guard every database against its objects (idempotent).
 
     Called by the subsystems that install objects, only when they are switched on:
-    the state option and the autodetector (:func:`~rowsync.schema.hooks.prepare_migrations`),
-    SQLite's flush.
+    the state option and the autodetector (:func:`~rowsync.schema.hooks.prepare_migrations`);
+    where the engine needs it (SQLite), table rebuilds keep the objects and a flush does
+    not fire them.
     """
-    from rowsync.schema.rebuild import patch_sqlite_flush
+    from django.db import connections
+
+    from rowsync.backends import get_backend, is_supported
 
     prepare_migrations()
-    patch_sqlite_flush()
+    for alias in connections:
+        connection = connections[alias]
+        if is_supported(connection):
+            backend = get_backend(connection)
+            backend.guard_rebuilds()
+            backend.guard_flush()

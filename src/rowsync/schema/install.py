@@ -20,9 +20,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 from django.db.models import Model
 
-from rowsync.backends import get_backend, is_supported
+from rowsync.backends import get_backend, is_supported, vendor_of
 from rowsync.schema.objects import CompiledSQL
-from rowsync.schema.operations import OPTION, nothing_to_uninstall
+from rowsync.schema.operations import OPTION, ObjectOperation, nothing_to_uninstall
 from rowsync.schema.registry import desired_objects
 
 
@@ -47,7 +47,7 @@ def install_objects(
     Returns:
         The objects installed.
     """
-    todo = [o for o in objects if o.vendor == connection.vendor]
+    todo = [o for o in objects if o.vendor == vendor_of(connection)]
     if not todo:
         return []
     if missing_only:
@@ -67,7 +67,7 @@ def uninstall_objects(connection: BaseDatabaseWrapper, objects: Iterable[Compile
     todo = [
         o
         for o in objects
-        if o.vendor == connection.vendor and not nothing_to_uninstall(connection, o)
+        if o.vendor == vendor_of(connection) and not nothing_to_uninstall(connection, o)
     ]
     if not todo:
         return
@@ -150,7 +150,7 @@ def remove_app_objects(
         obj
         for model in app.get_models()
         for obj in expected_objects(model, migrated)
-        if obj.vendor == connection.vendor and (obj.kind == "table" or obj.name in present)
+        if obj.vendor == vendor_of(connection) and (obj.kind == "table" or obj.name in present)
     ]
     uninstall_objects(connection, found)
     return found
@@ -176,6 +176,31 @@ def _unapplied_rowsync(plan: Any, apps: Apps) -> bool:
     except LookupError:
         return True
     return False
+
+
+def guard_before_migrate(
+    sender: Any, *, using: str = "default", plan: Any = None, **kwargs: Any
+) -> None:
+    """``pre_migrate``: guard table rebuilds where they would drop rowsync's objects.
+
+    Only on engines whose rebuilds drop them (SQLite), and only when the database has
+    objects or the migrations about to run install or remove some.
+    """
+    connection = connections[using]
+    if not is_supported(connection):
+        return
+    backend = get_backend(connection)
+    if not backend.table_rebuilds_drop_objects:
+        return
+    # [(Migration, backwards)]
+    steps = plan or []
+    touches = any(
+        isinstance(operation, ObjectOperation)
+        for migration, _backwards in steps
+        for operation in migration.operations
+    )
+    if touches or installed_objects(connection):
+        backend.guard_rebuilds()
 
 
 def on_post_migrate(

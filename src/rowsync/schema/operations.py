@@ -15,6 +15,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from rowsync.backends import vendor_of
 from rowsync.schema.objects import CompiledSQL
 
 #: The model option (``Meta``-level, state only) that lists a model's objects.
@@ -62,7 +63,7 @@ def nothing_to_uninstall(connection: BaseDatabaseWrapper, obj: CompiledSQL) -> b
     return obj.kind == "table" and obj.name not in connection.introspection.table_names()
 
 
-class _ObjectOperation(Operation):
+class ObjectOperation(Operation):
     reversible = True
     reduces_to_sql = True
     install: bool = True
@@ -108,7 +109,7 @@ class _ObjectOperation(Operation):
     def _applies(
         self, schema_editor: BaseDatabaseSchemaEditor, app_label: str, state: ProjectState
     ) -> bool:
-        if schema_editor.connection.vendor != self.obj.vendor:
+        if vendor_of(schema_editor.connection) != self.obj.vendor:
             return False
         model = state.apps.get_model(self._target(app_label), self.model_name)
         return self.allow_migrate_model(schema_editor.connection.alias, model)
@@ -144,7 +145,7 @@ class _ObjectOperation(Operation):
         return f"{prefix}{app}{self.model_name_lower}"
 
 
-class InstallDatabaseObject(_ObjectOperation):
+class InstallDatabaseObject(ObjectOperation):
     """Install a frozen database object (trigger, constraint) on a model's table.
 
     Args:
@@ -185,7 +186,7 @@ class InstallDatabaseObject(_ObjectOperation):
         return self._fragment("rowsync_")
 
 
-class RemoveDatabaseObject(_ObjectOperation):
+class RemoveDatabaseObject(ObjectOperation):
     """Remove a frozen database object; reversing it installs the same frozen SQL again.
 
     Args:

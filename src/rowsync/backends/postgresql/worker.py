@@ -1,0 +1,97 @@
+"""PostgreSQL: the event worker (``DELETE ... RETURNING``, ``SKIP LOCKED``, ``LISTEN``)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from rowsync.backends.base import BaseBackend, WorkerListener
+
+#: ``NOTIFY`` channel that announces new events to idle workers.
+CHANNEL = "rowsync_events"
+
+
+class PostgreSQLWorker(BaseBackend):
+    """PostgreSQL's worker facts and SQL."""
+
+    supports_notify: ClassVar[bool] = True
+    supports_skip_locked: ClassVar[bool] = True
+
+    @property
+    def worker_delete_returning(self) -> bool:
+        """Return True: ``DELETE ... RETURNING`` around a ``SKIP LOCKED`` subquery.
+
+        The classic queue pattern
+        (https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE).
+        """
+        return True
+
+    def worker_refill_sql(self) -> list[str]:
+        """Mark the transaction as a refill: the event table's trigger then sends no ``NOTIFY``.
+
+        The worker delivers what it moves itself, and rows nobody claims woke the workers
+        when the capture trigger wrote them; a refill that moved nothing (an idle worker)
+        must not wake that same worker again (migration ``rowsync.0006``).
+        """
+        return ["SELECT set_config('rowsync.refill', 'on', true)"]
+
+    def worker_take_planner_sql(self) -> tuple[list[str], list[str]]:
+        """Walk an index in id order for the take, whatever the statistics say.
+
+        A queue table's statistics are nearly always stale (it fills and empties between
+        two autovacuum runs); planned for the handful of rows ANALYZE last saw, the take
+        read every pending row with a bitmap scan and sorted them: 30 ms per batch over a
+        100,000-event backlog instead of 1 ms. Switched off for this one statement
+        (``SET LOCAL``, https://www.postgresql.org/docs/current/runtime-config-query.html).
+        """
+        return (
+            ["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_sort = off"],
+            ["SET LOCAL enable_bitmapscan TO DEFAULT", "SET LOCAL enable_sort TO DEFAULT"],
+        )
+
+    #: ``NOTIFY`` channel that announces new events to idle workers.
+    worker_channel: ClassVar[str] = CHANNEL
+
+    def worker_listener(self) -> WorkerListener | None:
+        """Return a ``LISTEN`` channel on a connection of its own.
+
+        A separate connection keeps the ``LISTEN`` alive when Django closes or replaces
+        the worker's own connection (``CONN_MAX_AGE``, errors).
+        """
+        return PostgreSQLListener(self.connection, self.worker_channel)
+
+
+class PostgreSQLListener:
+    """``LISTEN`` on a channel with psycopg 3's ``Connection.notifies()``.
+
+    Args:
+        connection: The Django connection whose settings the listener copies.
+        channel: The channel name.
+    """
+
+    def __init__(self, connection: BaseDatabaseWrapper, channel: str) -> None:
+        params = connection.get_connection_params()
+        raw: Any = connection.get_new_connection(params)
+        raw.autocommit = True
+        raw.execute(f"LISTEN {connection.ops.quote_name(channel)}")
+        self._raw = raw
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for a notification; swallow the ones queued behind.
+
+        Uses ``notifies(timeout=, stop_after=)`` (psycopg 3.2+,
+        https://www.psycopg.org/psycopg3/docs/advanced/async.html#asynchronous-notifications).
+        """
+        got = False
+        for _ in self._raw.notifies(timeout=max(timeout, 0.0), stop_after=1):
+            got = True
+        if got:
+            # Many committed transactions may have notified: one pass claims them all.
+            for _ in self._raw.notifies(timeout=0.0):
+                pass
+        return got
+
+    def close(self) -> None:
+        """Close the listening connection."""
+        self._raw.close()
