@@ -6,15 +6,32 @@ from typing import cast
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from rowsync.backends.base import BaseBackend, OfflineConnection
+from rowsync.backends.base import (
+    MAX_NAME_BYTES,
+    PRE_CASCADE_DEPTH,
+    PROTECT_MARKER,
+    SET_TARGET_MARKER,
+    BaseBackend,
+    OfflineConnection,
+    OnDeleteSpec,
+    WorkerListener,
+    bounded_name,
+)
 from rowsync.backends.mysql import MySQLBackend
 from rowsync.backends.postgresql import PostgreSQLBackend
 from rowsync.backends.sqlite import SQLiteBackend
 from rowsync.exceptions import ImproperlyConfiguredBackend
 
 __all__ = [
+    "MAX_NAME_BYTES",
+    "PRE_CASCADE_DEPTH",
+    "PROTECT_MARKER",
+    "SET_TARGET_MARKER",
     "VENDORS",
     "BaseBackend",
+    "OnDeleteSpec",
+    "WorkerListener",
+    "bounded_name",
     "get_backend",
     "is_supported",
     "offline_backend",

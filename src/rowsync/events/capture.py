@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import models
 
-from rowsync.backends.base import PRE_CASCADE_DEPTH
+from rowsync.backends import PRE_CASCADE_DEPTH
 from rowsync.events.captured import (
     DELIVERY_MODES,
     _capturable,
@@ -27,7 +27,7 @@ from rowsync.events.captured import (
     model_option,
     reverse_relations,
 )
-from rowsync.schema.objects import object_name
+from rowsync.schema import object_name
 
 __all__ = [
     "DELIVERY_MODES",
@@ -182,29 +182,19 @@ def _action_fks(model: type[models.Model]) -> Iterator[tuple[models.ForeignKey[A
 
 def _set_columns(model: type[models.Model]) -> tuple[SetColumn, ...]:
     """Return the FKs of ``model`` that rowsync's on_delete sets to a value in a trigger."""
-    try:
-        from rowsync.ondelete import actions
-        from rowsync.ondelete.plan import model_plan
-    except ImportError:  # pragma: no cover - the events part used alone
-        return ()
-    behaviours = model_plan(model).behaviours
+    from rowsync.ondelete import trigger_set_values
+
+    values = trigger_set_values(model)
     out: list[SetColumn] = []
     for f, action in _action_fks(model):
-        behaviour = behaviours.get(f)
-        if (
-            action != "SET DEFAULT"
-            or behaviour is None
-            or behaviour.operation not in (actions.SET, actions.SET_DEFAULT)
-            or not behaviour.rowsync_compiles
-            or not behaviour.supported
-        ):
+        if action != "SET DEFAULT" or f not in values:
             continue
         out.append(
             SetColumn(
                 column=f.column,
                 parent_table=f.related_model._meta.db_table,  # type: ignore[union-attr]
                 parent_column=f.target_field.column,
-                value=behaviour.value,
+                value=values[f],
                 # rowsync.ondelete.compile names the object of a field like this.
                 action_object=object_name("od", model._meta.db_table, f.column),
             )

@@ -13,8 +13,7 @@ from typing import Any
 
 from django.db import connections
 
-from rowsync.backends import get_backend
-from rowsync.backends.base import BaseBackend
+from rowsync.backends import BaseBackend, get_backend
 from rowsync.events.dispatch import EventRecord
 
 __all__ = [

@@ -8,8 +8,7 @@ import time
 
 from django.db import connections
 
-from rowsync.backends import get_backend
-from rowsync.backends.base import WorkerListener
+from rowsync.backends import WorkerListener, get_backend
 from rowsync.events.worker_types import WorkerStats
 
 logger = logging.getLogger("rowsync.worker")

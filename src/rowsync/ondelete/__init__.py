@@ -12,6 +12,8 @@ from rowsync.ondelete.actions import (
     DB_SET,
     DB_SET_DEFAULT,
     DB_SET_NULL,
+    SET,
+    SET_DEFAULT,
     DatabaseAction,
     DatabaseSet,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "SetTargetMissing",
     "db_action",
     "setup",
+    "trigger_set_values",
     "unseen_relations",
 ]
 
@@ -63,6 +66,25 @@ def db_action(fk: Any) -> str | None:
     if behaviour is None:
         return None
     return _SQL_ACTIONS.get(behaviour.operation)
+
+
+def trigger_set_values(model: Any) -> dict[Any, Any]:
+    """Return ``{foreign key: value}`` for the keys of ``model``'s plan rowsync sets in a trigger.
+
+    The keys whose ``SET`` / ``SET_DEFAULT`` rowsync compiles into a database object
+    (with the value it writes); the capture triggers of MariaDB read them.
+    """
+    from rowsync.ondelete.plan import model_plan
+
+    out: dict[Any, Any] = {}
+    for field, behaviour in model_plan(model).behaviours.items():
+        if (
+            behaviour.operation in (SET, SET_DEFAULT)
+            and behaviour.rowsync_compiles
+            and behaviour.supported
+        ):
+            out[field] = behaviour.value
+    return out
 
 
 def unseen_relations(plan: Any = None) -> dict[Any, str]:

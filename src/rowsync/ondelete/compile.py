@@ -9,8 +9,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import split_identifier
 from django.db.models import Model
 
-from rowsync.backends import BaseBackend
-from rowsync.backends.base import OnDeleteSpec
+from rowsync.backends import BaseBackend, OnDeleteSpec
 from rowsync.ondelete import actions as a
 from rowsync.ondelete.plan import Behaviour, model_plan
 from rowsync.schema import CompiledSQL, object_name

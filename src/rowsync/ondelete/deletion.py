@@ -28,8 +28,7 @@ from django.db.models import Model, Q, QuerySet, deletion
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
 from rowsync import _patch, conf
-from rowsync.backends import get_backend, is_supported
-from rowsync.backends.base import PROTECT_MARKER, SET_TARGET_MARKER
+from rowsync.backends import PROTECT_MARKER, SET_TARGET_MARKER, get_backend, is_supported
 from rowsync.ondelete import actions as a
 from rowsync.ondelete.collection import left_to_database, patch_related_objects
 from rowsync.ondelete.errors import SetTargetMissing

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from rowsync.backends.base import MAX_NAME_BYTES, bounded_name
+from rowsync.backends import MAX_NAME_BYTES, bounded_name
 
 
 def object_name(kind: str, table: str, *parts: str) -> str:
