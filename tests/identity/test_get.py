@@ -130,3 +130,15 @@ def test_update_or_create_and_get_or_create_run_sql(data, queries):
 def test_bad_pk_value_still_raises_like_django(data):
     with pytest.raises(ValueError):
         Category.objects.get(pk="not-a-number")
+
+
+def test_conditions_given_to_get_are_respected_after_a_pk_filter(data):
+    # The pk comes from filter(); the conditions of get() itself must still hold.
+    c1, *_ = data
+    with pytest.raises(Category.DoesNotExist):
+        Category.objects.filter(pk=c1.pk).get(Q(name="no-such"))
+    with pytest.raises(Category.DoesNotExist):
+        Category.objects.filter(pk=c1.pk).get(name="no-such")
+    with pytest.raises(Category.DoesNotExist):
+        Category.objects.filter(pk=c1.pk).get(name="c1", id=c1.pk + 1000)
+    assert Category.objects.filter(pk=c1.pk).get(name="c1") is c1

@@ -76,8 +76,12 @@ def get_from_map(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]
         ((key, pk),) = kwargs.items()
         if key not in opts.pk_lookups:
             return None
+    elif args or kwargs:
+        pk = _pk_from_args(opts.pk_lookups, args, kwargs)
+        if pk is _MISSING:
+            return None  # get()'s own conditions are not in qs.query yet: ask the database
     else:
-        pk = _pk_from_args(opts.pk_lookups, args, kwargs) if args or kwargs else _MISSING
+        pk = _MISSING
     if not _plain_select(qs):
         return None
     found = _pk_and_conditions(opts, qs.query, pk)
