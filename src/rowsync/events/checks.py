@@ -115,78 +115,98 @@ def check_capture(
     * rowsync.E065: ``receiver_delivery(mode)`` was given an unknown mode.
     * rowsync.E170: a model with a composite primary key is asked to be captured.
     """
-    errors: list[checks.CheckMessage] = []
-    for name, receiver_mode in invalid_declarations():
-        errors.append(
-            checks.Error(
-                f"receiver_delivery({receiver_mode!r}) on the receiver {name} is not a "
-                "delivery mode.",
-                hint=f"Use one of {', '.join(map(repr, DELIVERY_MODES))}.",
-                obj=name,
-                id="rowsync.E065",
-            )
-        )
-    mode = conf.delivery_mode()
-    if mode not in DELIVERY_MODES:
-        errors.append(
-            checks.Error(
-                f"ROWSYNC_DELIVERY is {conf.given('ROWSYNC_DELIVERY')!r}.",
-                hint=f"Use one of {', '.join(map(repr, DELIVERY_MODES))}."
-                + did_you_mean(mode, DELIVERY_MODES),
-                obj="ROWSYNC_DELIVERY",
-                id="rowsync.E060",
-            )
-        )
-    # rowsync.E064 (the shape of ROWSYNC_CAPTURE) is checked with the other selections in
-    # rowsync.checks.check_selection_settings.
     models = (
         [m for config in app_configs for m in config.get_models()]
         if app_configs is not None
         else apps.get_models()
     )
+    errors = _mode_errors()
+    # rowsync.E064 (the shape of ROWSYNC_CAPTURE) is checked with the other selections in
+    # rowsync.checks.check_selection_settings.
     for model in models:
-        delivery = model_option(model, "delivery")
-        if delivery is not None and delivery not in DELIVERY_MODES:
+        errors += _model_errors(model)
+        if is_captured(model):
+            errors += _exclude_errors(model)
+    return errors
+
+
+def _modes_hint() -> str:
+    return f"Use one of {', '.join(map(repr, DELIVERY_MODES))}."
+
+
+def _mode_errors() -> list[checks.CheckMessage]:
+    """rowsync.E065 (receiver_delivery) and E060 (ROWSYNC_DELIVERY)."""
+    errors: list[checks.CheckMessage] = [
+        checks.Error(
+            f"receiver_delivery({receiver_mode!r}) on the receiver {name} is not a delivery mode.",
+            hint=_modes_hint(),
+            obj=name,
+            id="rowsync.E065",
+        )
+        for name, receiver_mode in invalid_declarations()
+    ]
+    mode = conf.delivery_mode()
+    if mode not in DELIVERY_MODES:
+        errors.append(
+            checks.Error(
+                f"ROWSYNC_DELIVERY is {conf.given('ROWSYNC_DELIVERY')!r}.",
+                hint=_modes_hint() + did_you_mean(mode, DELIVERY_MODES),
+                obj="ROWSYNC_DELIVERY",
+                id="rowsync.E060",
+            )
+        )
+    return errors
+
+
+def _model_errors(model: Any) -> list[checks.CheckMessage]:
+    """rowsync.E061 (RowsyncMeta.delivery) and E170 (composite primary key)."""
+    errors: list[checks.CheckMessage] = []
+    delivery = model_option(model, "delivery")
+    if delivery is not None and delivery not in DELIVERY_MODES:
+        errors.append(
+            checks.Error(
+                f"RowsyncMeta.delivery is {delivery!r}.",
+                hint=_modes_hint(),
+                obj=model,
+                id="rowsync.E061",
+            )
+        )
+    if model._meta.is_composite_pk and capture_requested(model):
+        errors.append(
+            checks.Error(
+                "rowsync cannot capture the rows of a model with a composite primary "
+                "key (CompositePrimaryKey): an event names its row by one key column.",
+                hint="Set RowsyncMeta.capture = False on the model (or leave it out of "
+                "ROWSYNC_CAPTURE), or give it a single-column primary key.",
+                obj=model,
+                id="rowsync.E170",
+            )
+        )
+    return errors
+
+
+def _exclude_errors(model: Any) -> list[checks.CheckMessage]:
+    """rowsync.E062/E063: ``RowsyncMeta.capture_exclude`` names no field / the pk."""
+    errors: list[checks.CheckMessage] = []
+    names = {f.name for f in model._meta.concrete_fields}
+    for name in model_option(model, "capture_exclude", ()) or ():
+        if name not in names:
             errors.append(
                 checks.Error(
-                    f"RowsyncMeta.delivery is {delivery!r}.",
-                    hint=f"Use one of {', '.join(map(repr, DELIVERY_MODES))}.",
+                    f"RowsyncMeta.capture_exclude names {name!r}, which is not a "
+                    "concrete field of the model.",
+                    hint=f"Choose among: {', '.join(sorted(names))}.",
                     obj=model,
-                    id="rowsync.E061",
+                    id="rowsync.E062",
                 )
             )
-        if model._meta.is_composite_pk and capture_requested(model):
+        elif name == model._meta.pk.name:
             errors.append(
                 checks.Error(
-                    "rowsync cannot capture the rows of a model with a composite primary "
-                    "key (CompositePrimaryKey): an event names its row by one key column.",
-                    hint="Set RowsyncMeta.capture = False on the model (or leave it out of "
-                    "ROWSYNC_CAPTURE), or give it a single-column primary key.",
+                    "RowsyncMeta.capture_exclude names the primary key; events need it.",
+                    hint=f"Remove {name!r} from capture_exclude.",
                     obj=model,
-                    id="rowsync.E170",
+                    id="rowsync.E063",
                 )
             )
-        if not is_captured(model):
-            continue
-        names = {f.name for f in model._meta.concrete_fields}
-        for name in model_option(model, "capture_exclude", ()) or ():
-            if name not in names:
-                errors.append(
-                    checks.Error(
-                        f"RowsyncMeta.capture_exclude names {name!r}, which is not a "
-                        "concrete field of the model.",
-                        hint=f"Choose among: {', '.join(sorted(names))}.",
-                        obj=model,
-                        id="rowsync.E062",
-                    )
-                )
-            elif name == model._meta.pk.name:
-                errors.append(
-                    checks.Error(
-                        "RowsyncMeta.capture_exclude names the primary key; events need it.",
-                        hint=f"Remove {name!r} from capture_exclude.",
-                        obj=model,
-                        id="rowsync.E063",
-                    )
-                )
     return errors
