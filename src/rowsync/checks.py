@@ -221,11 +221,14 @@ def check_selection_settings(
     * rowsync.E105: ``ROWSYNC_AUTODETECTOR`` or ``ROWSYNC_DB_ON_DELETE_COUNTS`` is no bool.
     """
     messages: list[checks.CheckMessage] = []
+    invalid: set[str] = set()  # selections reported as wrong: their exclusions say nothing
     for name, (reader, wrong_id, tables) in _SELECTIONS.items():
         labels = _labels(name, reader(), wrong_id)
         if isinstance(labels, list):
             messages.extend(_check_labels(name, labels, tables))
-        elif name != "ROWSYNC_IDENTITY_MAP":  # E005 reports it
+            continue
+        invalid.add(name)
+        if name != "ROWSYNC_IDENTITY_MAP":  # E005 reports it
             messages.append(labels)
     for name, (reader, narrowed) in _EXCLUSIONS.items():
         value = reader()
@@ -244,7 +247,8 @@ def check_selection_settings(
             messages.append(labels)
             continue
         messages.extend(_check_labels(name, labels, True))
-        messages.extend(_check_exclusion(name, labels, narrowed))
+        if narrowed not in invalid:
+            messages.extend(_check_exclusion(name, labels, narrowed))
     for name in _SWITCHES:
         if conf.is_set(name) and not isinstance(conf.given(name), bool):
             messages.append(
