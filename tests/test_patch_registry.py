@@ -11,8 +11,9 @@ from rowsync import _patch
 def test_collector_delete_is_wrapped_once_with_ordered_steps() -> None:
     applied = [p for p in rowsync.patches_applied() if p.owner is Collector]
     # delete() once for every feature; related_objects() for on_delete alone (it leaves
-    # the children of a project-wide CASCADE to the database).
-    assert sorted(p.name for p in applied) == ["delete", "related_objects"]
+    # the children of a project-wide CASCADE to the database); collect() for the identity
+    # map (the rows a delete collects are the Collector's own instances).
+    assert sorted(p.name for p in applied) == ["collect", "delete", "related_objects"]
     record = _patch.record_of(Collector.__dict__["delete"])
     assert record in applied and record.name == "delete"
     hook = _patch.record_of(Collector.__dict__["related_objects"])

@@ -36,6 +36,8 @@ SCHEMA = {
     "schema: django.db.models.options.DEFAULT_NAMES",
 }
 COLLECTOR = {"collector: django.db.models.deletion.Collector.delete"}
+#: The on_delete feature's own hook: children of a project-wide CASCADE left to the database.
+ONDELETE = {"ondelete: django.db.models.deletion.Collector.related_objects"}
 ONDELETE_61 = {
     "ondelete: django.db.models.deletion.SKIP_COLLECTION",
     "ondelete: django.db.models.fields.related.ForeignKey._check_on_delete",
@@ -45,12 +47,16 @@ IDENTITY = {
     for target in (
         "core.handlers.asgi.ASGIHandler.handle",
         "db.backends.base.base.BaseDatabaseWrapper.rollback",
+        "db.backends.base.base.BaseDatabaseWrapper.savepoint",
+        "db.backends.base.base.BaseDatabaseWrapper.savepoint_commit",
         "db.backends.base.base.BaseDatabaseWrapper.savepoint_rollback",
         "db.models.base.Model.from_db",
+        "db.models.deletion.Collector.collect",
         "db.models.base.Model.refresh_from_db",
         "db.models.fields.related_descriptors.ForwardOneToOneDescriptor.get_object",
         "db.models.manager.BaseManagerFromQuerySet.get",
         "db.models.query.ModelIterable.__iter__",
+        "db.models.query.QuerySet._prefetch_related_objects",
         "db.models.query.QuerySet._raw_delete",
         "db.models.query.QuerySet.bulk_create",
         "db.models.query.QuerySet.bulk_update",
@@ -114,7 +120,7 @@ def test_each_feature_applies_exactly_its_patches(tmp_path):
         tmp_path, "ondelete", INSTALLED_APPS_EXTRA=["rowsync"], ROWSYNC_DB_ON_DELETE=["auth"]
     )
     django_61 = ONDELETE_61 if django.VERSION >= (6, 1) else set()
-    assert _owned(on_delete["patches"]) == COLLECTOR | SCHEMA | django_61
+    assert _owned(on_delete["patches"]) == COLLECTOR | ONDELETE | SCHEMA | django_61
     identity = probe(
         tmp_path, "identity", INSTALLED_APPS_EXTRA=["rowsync"], ROWSYNC_IDENTITY_MAP=["plainapp"]
     )
