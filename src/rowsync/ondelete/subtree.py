@@ -29,7 +29,9 @@ def cascade_subtree(plan: Plan, fk: Any) -> frozenset[type[Model]] | None:
     * ``fk`` is a ``CASCADE`` the setting or a chain promotes (``DB_*`` values are
       skipped by the Collector already), with a database constraint;
     * no model below is a multi-table inheritance child or parent (Django deletes
-      the other half of the row itself) or owns a ``GenericRelation``;
+      the other half of the row itself), owns a ``GenericRelation`` or has a
+      ``RESTRICT`` foreign key (Django lets the restricted row go only when it sees the
+      restricting row deleted by another path of the same delete);
     * every relation into a model below is one the Collector leaves alone
       (``DO_NOTHING``, a ``DB_*`` value) or another such cascade: a Python-level
       relation, or a ``SET_NULL``/``PROTECT``/... the setting promotes, is Django's
@@ -57,7 +59,7 @@ def _subtree(plan: Plan, fk: Any, seen: set[Any]) -> set[type[Model]] | None:
     ):
         return None
     child: type[Model] = fk.model._meta.concrete_model
-    if child._meta.parents or _generic_relations(child):
+    if child._meta.parents or _generic_relations(child) or _restricts(child):
         return None
     found = {child}
     # Django's own list: exactly the relations its Collector would follow.
@@ -74,3 +76,16 @@ def _subtree(plan: Plan, fk: Any, seen: set[Any]) -> set[type[Model]] | None:
             return None
         found |= below
     return found
+
+
+def _restricts(model: type[Model]) -> bool:
+    """Return whether ``model`` has a ``RESTRICT`` foreign key Django checks in Python.
+
+    Django lets a restricted row go when the restricting row is deleted too, by another
+    path of the same delete: it must see the restricting rows in its collection.
+    """
+    return any(
+        getattr(f.remote_field, "on_delete", None) is models.RESTRICT
+        for f in model._meta.concrete_fields
+        if f.is_relation and f.many_to_one
+    )
