@@ -29,7 +29,7 @@ def test_bad_numeric_setting_is_a_check_error(settings, name, value):
 
 
 # Django 6.1's JSONField check asks SQLite whether it supports JSON: allow the query.
-@pytest.mark.django_db
+@pytest.mark.django_db(databases=["default", "other"])
 def test_check_runs_through_django(settings):
     settings.ROWSYNC_WORKER_BATCH_SIZE = "many"
     ids = [m.id for m in checks.run_checks()]
