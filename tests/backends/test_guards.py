@@ -53,3 +53,36 @@ def test_rebuild_guard_is_a_subclass_of_the_engines_editor():
     assert "_remake_table" not in vars(DatabaseSchemaEditor) or (
         _patch.record_of(DatabaseSchemaEditor._remake_table) is None
     )
+
+
+@pytest.mark.requires("table_rebuilds_drop_objects")
+@pytest.mark.django_db(transaction=True)
+def test_flush_takes_out_only_the_triggers_that_could_fire():
+    # SQLite triggers fire per row: a table without rows fires none, so its triggers
+    # stay (re-creating every trigger made each TransactionTestCase flush cost DDL for
+    # the whole schema).
+    from django.core.management.color import no_style
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from rowsync.backends.sqlite.schema import TRIGGERS_SQL
+    from rowsync.models import DeletedRow
+    from tests.evapp.models import Author, Book
+
+    Author.objects.create(name="kept")
+    with connection.cursor() as cursor:
+        cursor.execute(TRIGGERS_SQL)
+        before = {(name, table) for name, table, _sql in cursor.fetchall()}
+    assert any(table == Author._meta.db_table for _n, table in before)
+    assert any(table == Book._meta.db_table for _n, table in before)
+    tables = connection.introspection.django_table_names(only_existing=True)
+    sql_list = connection.ops.sql_flush(no_style(), tables, allow_cascade=False)
+    with CaptureQueriesContext(connection) as ctx:
+        connection.ops.execute_sql_flush(sql_list)
+    dropped = {q["sql"] for q in ctx.captured_queries if q["sql"].startswith("DROP TRIGGER")}
+    author = {name for name, table in before if table == Author._meta.db_table}
+    assert dropped and all(any(name in sql for name in author) for sql in dropped)
+    with connection.cursor() as cursor:
+        cursor.execute(TRIGGERS_SQL)
+        assert {(name, table) for name, table, _sql in cursor.fetchall()} == before
+    assert not Author.objects.exists() and not DeletedRow.objects.exists()
