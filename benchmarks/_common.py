@@ -52,6 +52,29 @@ def database_settings(engine: str, name: str | None) -> dict[str, Any]:
     return config
 
 
+def configure_capture_benchmark(engine: str, name: str | None, **extra: Any) -> None:
+    """Configure Django for a capture benchmark (transaction delivery) plus ``extra`` settings."""
+    add_paths()
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        DATABASES={"default": database_settings(engine, name)},
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "rowsync",
+            "benchmarks",
+        ],
+        USE_TZ=True,
+        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        ROWSYNC_DELIVERY="transaction",
+        ROWSYNC_DELIVERY_BATCH_SIZE=2000,
+        **extra,
+    )
+    django.setup()
+
+
 def ensure_database(alias: str = "default") -> None:
     """Create the server database of ``alias`` if it does not exist (not SQLite)."""
     from django.db import connections

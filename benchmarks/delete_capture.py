@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks._common import add_paths, database_settings, ensure_database, machine_note
+from benchmarks._common import configure_capture_benchmark, ensure_database, machine_note
 
 RECEIVED = [0]
 
@@ -46,24 +46,7 @@ def _receiver(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 def configure(engine: str, name: str | None) -> None:
     """Configure Django for the benchmark database."""
-    add_paths()
-    import django
-    from django.conf import settings
-
-    settings.configure(
-        DATABASES={"default": database_settings(engine, name)},
-        INSTALLED_APPS=[
-            "django.contrib.contenttypes",
-            "django.contrib.auth",
-            "rowsync",
-            "benchmarks",
-        ],
-        USE_TZ=True,
-        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
-        ROWSYNC_DELIVERY="transaction",
-        ROWSYNC_DELIVERY_BATCH_SIZE=2000,
-    )
-    django.setup()
+    configure_capture_benchmark(engine, name)
 
 
 def _rss_peak_reset() -> int:

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks._common import add_paths, database_settings, ensure_database, machine_note
+from benchmarks._common import configure_capture_benchmark, ensure_database, machine_note
 from benchmarks.delete_capture import RECEIVED, _receiver, _run, create_schema, prepare
 
 PARENT = "bench_sw_parent"
@@ -48,25 +48,7 @@ def _pre_receiver(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 def configure(engine: str, name: str | None) -> None:
     """Configure Django for the benchmark database (the switch on ``SwitchChild`` only)."""
-    add_paths()
-    import django
-    from django.conf import settings
-
-    settings.configure(
-        DATABASES={"default": database_settings(engine, name)},
-        INSTALLED_APPS=[
-            "django.contrib.contenttypes",
-            "django.contrib.auth",
-            "rowsync",
-            "benchmarks",
-        ],
-        USE_TZ=True,
-        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
-        ROWSYNC_DB_ON_DELETE=["benchmarks.SwitchChild"],
-        ROWSYNC_DELIVERY="transaction",
-        ROWSYNC_DELIVERY_BATCH_SIZE=2000,
-    )
-    django.setup()
+    configure_capture_benchmark(engine, name, ROWSYNC_DB_ON_DELETE=["benchmarks.SwitchChild"])
 
 
 def set_triggers(on: bool) -> None:
