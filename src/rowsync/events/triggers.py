@@ -87,7 +87,7 @@ def _table_objects(spec: CaptureSpec, backend: BaseBackend) -> list[CompiledSQL]
     """Return the inbox and capture triggers of the table of ``spec``."""
     references = sorted(
         {t for _c, t, _p in spec.fk_columns}
-        | {"rowsync_deleted_row", "rowsync_capture_session"}
+        | {backend.capture_event_table, *backend.capture_session_tables}
         | _cascade_tables(spec)
     )
     objects: list[tuple[str, list[str], list[str], str, set[str]]] = []

@@ -41,7 +41,9 @@ class CompiledSQL:
         owner: Subsystem that contributed it (``ondelete``, ``events``...).
         kind: ``trigger`` or ``constraint``: what the drift check looks for.
         references: Other tables the SQL names (SQLite re-creates the object after
-            rebuilding any of them).
+            rebuilding any of them; a migration creates it after their models). Not part
+            of the object's identity: a change of ``references`` alone changes no SQL, so
+            it writes no migration.
     """
 
     name: str
@@ -51,7 +53,7 @@ class CompiledSQL:
     uninstall_sql: tuple[str, ...]
     owner: str = "rowsync"
     kind: str = "trigger"
-    references: tuple[str, ...] = field(default=())
+    references: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         # Migration files hold lists; keep the value hashable and comparable.

@@ -28,6 +28,10 @@ class CaptureMixin(BackendCore):
 
     #: Event table the capture triggers write into (``rowsync.models.DeletedRow``).
     capture_event_table: ClassVar[str] = "rowsync_deleted_row"
+    #: Tables the capture triggers read the session (claim, lease, context) from: the
+    #: triggers depend on them. Engines that pass the session otherwise (user variables,
+    #: stamping after the delete) name none.
+    capture_session_tables: ClassVar[tuple[str, ...]] = ()
     #: Columns every capture trigger fills; the others have database defaults.
     capture_event_columns: ClassVar[tuple[str, ...]] = (
         "model_label",

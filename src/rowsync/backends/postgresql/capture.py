@@ -3,7 +3,7 @@ session (a row of ``rowsync_capture_session`` named by a transaction-local setti
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rowsync.backends.base import BaseBackend, TriggerSQL
 from rowsync.backends.postgresql.worker import CHANNEL
@@ -20,6 +20,7 @@ class PostgreSQLCapture(BaseBackend):
     # row: a claim or an actor set by hand is ignored, and the rows go to the worker
     # (docs/security.md). rowsync.claim/lease/context are still set for triggers frozen
     # into older migrations.
+    capture_session_tables: ClassVar[tuple[str, ...]] = ("rowsync_capture_session",)
 
     #: plpgsql declarations; the session row is read once per trigger call, so the INSERT
     #: gets claim, lease and context as constants.
