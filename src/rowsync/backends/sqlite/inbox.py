@@ -15,6 +15,7 @@ class SQLiteInbox(SQLiteCapture):
     """SQLite's inbox SQL."""
 
     capture_inbox: ClassVar[bool] = True
+    flush_walks_references: ClassVar[bool] = True
 
     def capture_inbox_sql(self, spec: Any) -> tuple[list[str], list[str]]:
         """Return the inbox table: untyped columns keep every value as the table stores it.
