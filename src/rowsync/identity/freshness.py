@@ -35,7 +35,7 @@ from django.db.models import Model, QuerySet
 from django.db.models.signals import post_save
 
 from rowsync._typing import DbAlias
-from rowsync.identity import scope
+from rowsync.identity import dbactions, scope
 from rowsync.identity.clean import expire_clean, remember_current, remembered_pk
 from rowsync.identity.keys import REGISTRY, IdentityOptions, mapped_family, normalise_pk, pk_of
 from rowsync.identity.map import IdentityMap
@@ -222,10 +222,16 @@ def unmap_moved(opts: IdentityOptions, obj: Model) -> None:
 
 
 def after_delete(model: type[Model], pks: Iterable[object], using: DbAlias) -> None:
-    """Evict the rows ``pks`` of ``model`` that a delete query removed."""
+    """Evict the rows ``pks`` of ``model`` that a delete query removed.
+
+    Mapped rows the database changes in turn (``DB_*`` foreign keys into ``model``)
+    are brought in step too (:mod:`rowsync.identity.dbactions`).
+    """
+    pks = list(pks)
     if model in REGISTRY:
         for pk in pks:
             discard_row(model, pk, using)
+    dbactions.after_parent_delete(model, pks, using)
 
 
 def connect_model(model: type[Model]) -> None:

@@ -43,7 +43,7 @@ from django.db.models.query import ModelIterable
 from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from rowsync import _patch
-from rowsync.identity import freshness, loading, prefetch, transactions
+from rowsync.identity import dbactions, freshness, loading, prefetch, transactions
 from rowsync.identity.clean import remembered_pk, unloaded_expired
 from rowsync.identity.keys import REGISTRY, IdentityOptions, pk_of
 from rowsync.identity.queryset import get_from_manager, get_from_map
@@ -222,8 +222,9 @@ def _delete_batch(original: Callable[..., Any]) -> Callable[..., Any]:
     # The Collector deletes the rows it collected (and a lone instance) with this.
     def delete_batch(self: DeleteQuery, pk_list: list[Any], using: str) -> Any:
         result = original(self, pk_list, using)
-        if self.model in REGISTRY:
-            freshness.after_delete(self.model, pk_list, using)
+        model = self.model
+        if model is not None and (model in REGISTRY or dbactions.incoming(model)):
+            freshness.after_delete(model, pk_list, using)
         return result
 
     return _mark(delete_batch, original)
@@ -232,9 +233,12 @@ def _delete_batch(original: Callable[..., Any]) -> Callable[..., Any]:
 def _raw_delete(original: Callable[..., Any]) -> Callable[..., Any]:
     # The Collector's fast deletes: one DELETE per queryset, no signals.
     def raw_delete(self: QuerySet[Any], using: str) -> Any:
-        if self.model not in REGISTRY:
+        if self.model not in REGISTRY and not dbactions.incoming(self.model):
             return original(self, using)
-        gone = freshness.mapped_rows(self, using)
+        if dbactions.reaches_held(self.model, using):
+            gone: set[object] | None = dbactions.deleted_pks(self, using)
+        else:
+            gone = freshness.mapped_rows(self, using)
         result = original(self, using)
         if gone:
             freshness.after_delete(self.model, gone, using)
