@@ -32,7 +32,6 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
-from django.db.models.signals import post_save
 
 from rowsync._typing import DbAlias
 from rowsync.identity import dbactions, scope
@@ -174,16 +173,14 @@ def register(obj: Model) -> None:
         m.store(opts, pk, db, obj)
 
 
-# -- signal receivers (connected with sender= for mapped models only) ------------
-def on_post_save(
+# -- save() (Model._save_table's hook, before post_save is sent) --------------------
+def after_save(
     sender: type[Model],
     instance: Model,
-    created: bool = False,
     update_fields: Iterable[str] | None = None,
     raw: bool = False,
-    **kwargs: Any,
 ) -> None:
-    """Map a saved instance; push its saved values into other mapped copies of the row."""
+    """Map a saved instance; expire its saved values in other mapped copies of the row."""
     attnames: set[str] | None = None
     meta = instance._meta
     if update_fields is not None:
@@ -232,17 +229,6 @@ def after_delete(model: type[Model], pks: Iterable[object], using: DbAlias) -> N
         for pk in pks:
             discard_row(model, pk, using)
     dbactions.after_parent_delete(model, pks, using)
-
-
-def connect_model(model: type[Model]) -> None:
-    """Connect the save receiver for one mapped model (idempotent).
-
-    Deletes are seen by the query hooks (``DeleteQuery.delete_batch``,
-    ``QuerySet._raw_delete``), never by a ``post_delete`` receiver: a receiver would
-    turn off Django's fast delete for the model.
-    """
-    uid = f"rowsync.identity:{model._meta.label_lower}:{id(model)}"
-    post_save.connect(on_post_save, sender=model, weak=False, dispatch_uid=uid)
 
 
 # -- queryset writes --------------------------------------------------------------

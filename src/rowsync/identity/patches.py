@@ -15,6 +15,7 @@ Hook                                      Why
 ``ModelIterable.__iter__``                per-query load mode (annotations, populate)
 ``QuerySet.update`` etc.                  freshness after writes that bypass instances
 ``UpdateQuery.update_batch``              the same for the Collector's SET_DEFAULT / SET()
+``Model._save_table``                     map saved rows (no post_save receiver)
 ``DeleteQuery.delete_batch``              evict deleted rows (no post_delete receiver:
 ``QuerySet._raw_delete``                  mapped models keep Django's fast delete)
 ``Collector.collect``                     collected rows are the Collector's own instances
@@ -218,6 +219,29 @@ def _update_batch(original: Callable[..., Any]) -> Callable[..., Any]:
     return _mark(update_batch, original)
 
 
+def _save_table(original: Callable[..., Any]) -> Callable[..., Any]:
+    # save() writes each table of the row here: the last call (the model's own table)
+    # maps the instance, before post_save is sent, so the project's receivers see it
+    # mapped and rowsync connects no receiver of its own.
+    def save_table(
+        self: Model,
+        raw: bool = False,
+        cls: Any = None,
+        force_insert: Any = False,
+        force_update: bool = False,
+        using: str | None = None,
+        update_fields: Any = None,
+    ) -> Any:
+        updated = original(self, raw, cls, force_insert, force_update, using, update_fields)
+        origin = type(self)
+        if origin in REGISTRY and (cls is None or cls is origin._meta.concrete_model):
+            self._state.db = using  # what save_base() sets next
+            freshness.after_save(origin, self, update_fields=update_fields, raw=raw)
+        return updated
+
+    return _mark(save_table, original)
+
+
 def _delete_batch(original: Callable[..., Any]) -> Callable[..., Any]:
     # The Collector deletes the rows it collected (and a lone instance) with this.
     def delete_batch(self: DeleteQuery, pk_list: list[Any], using: str) -> Any:
@@ -344,6 +368,7 @@ def install() -> None:
     _wrap(next(c for c in Manager.__mro__ if "get" in c.__dict__), "get", _manager_get)
     _wrap(QuerySet, "update", _update)
     _wrap(UpdateQuery, "update_batch", _update_batch)
+    _wrap(Model, "_save_table", _save_table)
     _wrap(DeleteQuery, "delete_batch", _delete_batch)
     _wrap(Collector, "collect", _collect)
     _wrap(QuerySet, "_raw_delete", _raw_delete)

@@ -155,11 +155,10 @@ def _expose_options(meta: Any) -> None:
 
 
 def _connect(model: type[Model]) -> None:
-    from rowsync.identity import freshness, patches, signals
+    from rowsync.identity import patches, signals
 
     patches.install()
     signals.connect()
-    freshness.connect_model(model)
 
 
 def build() -> None:
