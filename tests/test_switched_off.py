@@ -50,6 +50,7 @@ IDENTITY = {
         "db.backends.base.base.BaseDatabaseWrapper.savepoint",
         "db.backends.base.base.BaseDatabaseWrapper.savepoint_commit",
         "db.backends.base.base.BaseDatabaseWrapper.savepoint_rollback",
+        "db.models.base.Model._save_table",
         "db.models.base.Model.from_db",
         "db.models.deletion.Collector.collect",
         "db.models.base.Model.refresh_from_db",

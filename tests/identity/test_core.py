@@ -94,3 +94,17 @@ def test_identity_map_verbs(data):
     assert m.get(key) is None
     m.discard(key)  # no-op
     assert c2 in list(m.instances(Category))
+
+
+def test_raw_sets_the_query_columns_on_the_mapped_instances(data):
+    c1, c2, a1, _ = data
+    sql = (
+        "SELECT c.*, COUNT(a.id) AS n FROM testapp_category c"
+        " LEFT JOIN testapp_article a ON a.category_id = c.id AND a.name = %s"
+        " GROUP BY c.id, c.name ORDER BY c.id"
+    )
+    first = list(Category.objects.raw(sql, ["a1"]))
+    assert first[0] is c1 and first[1] is c2
+    assert (c1.n, c2.n) == (1, 0)  # each row's own value, as Django sets it on a new instance
+    again = list(Category.objects.raw(sql, ["a2"]))
+    assert again[0] is c1 and (c1.n, c2.n) == (0, 1)  # the last query's values

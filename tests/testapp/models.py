@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from rowsync import DB_CASCADE, DB_SET_DEFAULT, DB_SET_NULL
 from rowsync.identity.models import IdentityModel
 from rowsync.idmap import models as idmap_models
 
@@ -92,6 +93,29 @@ class Note(models.Model):
 class NoteProxy(Note):
     class Meta:
         proxy = True
+
+
+# -- identity map: children the database changes when their parent row is deleted ---
+class DbParent(IdentityModel):
+    name = models.CharField(max_length=50)
+
+
+class DbChild(IdentityModel):
+    nulled = models.ForeignKey(
+        DbParent, null=True, on_delete=DB_SET_NULL, related_name="nulled_children"
+    )
+    owner = models.ForeignKey(
+        DbParent, null=True, on_delete=DB_CASCADE, related_name="owned_children"
+    )
+    name = models.CharField(max_length=50, default="")
+
+
+class DbMover(IdentityModel):
+    moved = models.ForeignKey(DbParent, default=1, on_delete=DB_SET_DEFAULT, related_name="moved")
+
+
+class DbGrandchild(IdentityModel):
+    child = models.ForeignKey(DbChild, on_delete=DB_CASCADE, related_name="grandchildren")
 
 
 # -- unmapped models (fast-delete must stay available to them) ------------------------

@@ -12,6 +12,8 @@ Public API (also re-exported by :mod:`rowsync`):
   database deleted or changed (no-ops for unmapped models or absent rows);
 * :func:`get_cached`, :func:`evict`, :func:`is_mapped`: per-instance helpers that
   work for setting-enabled models too;
+* :func:`set_database_actions`: how the ondelete subsystem tells which foreign keys the
+  database changes when their target row is deleted (mapped children kept in step);
 * :func:`unmapped`: a block whose loads build plain instances (what rowsync's events use
   to rebuild a row image without touching the map).
 
@@ -26,6 +28,7 @@ from typing import Any
 from django.db.models import Model
 
 from rowsync._typing import DbAlias, IdentityKey
+from rowsync.identity.dbactions import set_source as set_database_actions
 from rowsync.identity.freshness import discard_row, update_row
 from rowsync.identity.keys import REGISTRY, IdentityOptions, is_mapped, normalise_pk, pk_of
 from rowsync.identity.map import IdentityConflict, IdentityMap
@@ -54,6 +57,7 @@ __all__ = [
     "populate_existing",
     "post_flush",
     "pre_flush",
+    "set_database_actions",
     "setup",
     "unmapped",
     "update_row",

@@ -32,10 +32,9 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
-from django.db.models.signals import post_save
 
 from rowsync._typing import DbAlias
-from rowsync.identity import scope
+from rowsync.identity import dbactions, scope
 from rowsync.identity.clean import expire_clean, remember_current, remembered_pk
 from rowsync.identity.keys import REGISTRY, IdentityOptions, mapped_family, normalise_pk, pk_of
 from rowsync.identity.map import IdentityMap
@@ -174,16 +173,14 @@ def register(obj: Model) -> None:
         m.store(opts, pk, db, obj)
 
 
-# -- signal receivers (connected with sender= for mapped models only) ------------
-def on_post_save(
+# -- save() (Model._save_table's hook, before post_save is sent) --------------------
+def after_save(
     sender: type[Model],
     instance: Model,
-    created: bool = False,
     update_fields: Iterable[str] | None = None,
     raw: bool = False,
-    **kwargs: Any,
 ) -> None:
-    """Map a saved instance; push its saved values into other mapped copies of the row."""
+    """Map a saved instance; expire its saved values in other mapped copies of the row."""
     attnames: set[str] | None = None
     meta = instance._meta
     if update_fields is not None:
@@ -222,21 +219,16 @@ def unmap_moved(opts: IdentityOptions, obj: Model) -> None:
 
 
 def after_delete(model: type[Model], pks: Iterable[object], using: DbAlias) -> None:
-    """Evict the rows ``pks`` of ``model`` that a delete query removed."""
+    """Evict the rows ``pks`` of ``model`` that a delete query removed.
+
+    Mapped rows the database changes in turn (``DB_*`` foreign keys into ``model``)
+    are brought in step too (:mod:`rowsync.identity.dbactions`).
+    """
+    pks = list(pks)
     if model in REGISTRY:
         for pk in pks:
             discard_row(model, pk, using)
-
-
-def connect_model(model: type[Model]) -> None:
-    """Connect the save receiver for one mapped model (idempotent).
-
-    Deletes are seen by the query hooks (``DeleteQuery.delete_batch``,
-    ``QuerySet._raw_delete``), never by a ``post_delete`` receiver: a receiver would
-    turn off Django's fast delete for the model.
-    """
-    uid = f"rowsync.identity:{model._meta.label_lower}:{id(model)}"
-    post_save.connect(on_post_save, sender=model, weak=False, dispatch_uid=uid)
+    dbactions.after_parent_delete(model, pks, using)
 
 
 # -- queryset writes --------------------------------------------------------------

@@ -15,6 +15,7 @@ Hook                                      Why
 ``ModelIterable.__iter__``                per-query load mode (annotations, populate)
 ``QuerySet.update`` etc.                  freshness after writes that bypass instances
 ``UpdateQuery.update_batch``              the same for the Collector's SET_DEFAULT / SET()
+``Model._save_table``                     map saved rows (no post_save receiver)
 ``DeleteQuery.delete_batch``              evict deleted rows (no post_delete receiver:
 ``QuerySet._raw_delete``                  mapped models keep Django's fast delete)
 ``Collector.collect``                     collected rows are the Collector's own instances
@@ -43,7 +44,7 @@ from django.db.models.query import ModelIterable
 from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from rowsync import _patch
-from rowsync.identity import freshness, loading, prefetch, transactions
+from rowsync.identity import dbactions, freshness, loading, prefetch, transactions
 from rowsync.identity.clean import remembered_pk, unloaded_expired
 from rowsync.identity.keys import REGISTRY, IdentityOptions, pk_of
 from rowsync.identity.queryset import get_from_manager, get_from_map
@@ -218,12 +219,36 @@ def _update_batch(original: Callable[..., Any]) -> Callable[..., Any]:
     return _mark(update_batch, original)
 
 
+def _save_table(original: Callable[..., Any]) -> Callable[..., Any]:
+    # save() writes each table of the row here: the last call (the model's own table)
+    # maps the instance, before post_save is sent, so the project's receivers see it
+    # mapped and rowsync connects no receiver of its own.
+    def save_table(
+        self: Model,
+        raw: bool = False,
+        cls: Any = None,
+        force_insert: Any = False,
+        force_update: bool = False,
+        using: str | None = None,
+        update_fields: Any = None,
+    ) -> Any:
+        updated = original(self, raw, cls, force_insert, force_update, using, update_fields)
+        origin = type(self)
+        if origin in REGISTRY and (cls is None or cls is origin._meta.concrete_model):
+            self._state.db = using  # what save_base() sets next
+            freshness.after_save(origin, self, update_fields=update_fields, raw=raw)
+        return updated
+
+    return _mark(save_table, original)
+
+
 def _delete_batch(original: Callable[..., Any]) -> Callable[..., Any]:
     # The Collector deletes the rows it collected (and a lone instance) with this.
     def delete_batch(self: DeleteQuery, pk_list: list[Any], using: str) -> Any:
         result = original(self, pk_list, using)
-        if self.model in REGISTRY:
-            freshness.after_delete(self.model, pk_list, using)
+        model = self.model
+        if model is not None and (model in REGISTRY or dbactions.incoming(model)):
+            freshness.after_delete(model, pk_list, using)
         return result
 
     return _mark(delete_batch, original)
@@ -232,9 +257,12 @@ def _delete_batch(original: Callable[..., Any]) -> Callable[..., Any]:
 def _raw_delete(original: Callable[..., Any]) -> Callable[..., Any]:
     # The Collector's fast deletes: one DELETE per queryset, no signals.
     def raw_delete(self: QuerySet[Any], using: str) -> Any:
-        if self.model not in REGISTRY:
+        if self.model not in REGISTRY and not dbactions.incoming(self.model):
             return original(self, using)
-        gone = freshness.mapped_rows(self, using)
+        if dbactions.reaches_held(self.model, using):
+            gone: set[object] | None = dbactions.deleted_pks(self, using)
+        else:
+            gone = freshness.mapped_rows(self, using)
         result = original(self, using)
         if gone:
             freshness.after_delete(self.model, gone, using)
@@ -340,6 +368,7 @@ def install() -> None:
     _wrap(next(c for c in Manager.__mro__ if "get" in c.__dict__), "get", _manager_get)
     _wrap(QuerySet, "update", _update)
     _wrap(UpdateQuery, "update_batch", _update_batch)
+    _wrap(Model, "_save_table", _save_table)
     _wrap(DeleteQuery, "delete_batch", _delete_batch)
     _wrap(Collector, "collect", _collect)
     _wrap(QuerySet, "_raw_delete", _raw_delete)

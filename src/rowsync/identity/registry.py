@@ -43,13 +43,23 @@ def setting_options(model: type[Model]) -> dict[str, Any]:
     return {}
 
 
+#: Models ``"__all__"`` and app labels leave out (naming one maps it). Django's
+#: ``ContentTypeManager`` already keeps one ``ContentType`` per row, in a process-wide
+#: cache every thread and request shares: a context's map cannot own those objects, and
+#: a rollback in one context would unload the fields of an object Django hands to all
+#: (each field then costs a query where Django runs none).
+CACHED_BY_DJANGO = ("contenttypes.contenttype",)
+
+
 def selected_by_setting(model: type[Model]) -> bool:
     """Return whether ``ROWSYNC_IDENTITY_MAP`` names ``model`` (or its app)."""
     # The identity map is about objects, not tables: unmanaged models and proxies follow
     # "__all__" and app labels too.
-    return selection.selects(
-        valid_selection(), model, conf.identity_map_exclude(), tables_only=False
-    )
+    chosen = valid_selection()
+    label = model._meta.label_lower
+    if label in CACHED_BY_DJANGO and label not in selection.parse(chosen).labels:
+        return False
+    return selection.selects(chosen, model, conf.identity_map_exclude(), tables_only=False)
 
 
 def _bool_options(raw: dict[str, Any]) -> dict[str, bool]:
@@ -145,11 +155,10 @@ def _expose_options(meta: Any) -> None:
 
 
 def _connect(model: type[Model]) -> None:
-    from rowsync.identity import freshness, patches, signals
+    from rowsync.identity import patches, signals
 
     patches.install()
     signals.connect()
-    freshness.connect_model(model)
 
 
 def build() -> None:

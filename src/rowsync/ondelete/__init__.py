@@ -33,6 +33,7 @@ __all__ = [
     "db_action",
     "setup",
     "trigger_set_values",
+    "unseen_into",
     "unseen_relations",
 ]
 
@@ -113,16 +114,36 @@ def unseen_relations(plan: Any = None) -> dict[Any, str]:
     }
 
 
+def unseen_into(target: Any) -> list[tuple[Any, str]]:
+    """Return ``[(fk, action)]`` of :func:`unseen_relations` pointing at model ``target``.
+
+    The identity map asks this when rows of ``target`` are deleted (its mapped children
+    the database changes); cached on the plan.
+    """
+    from rowsync.ondelete.plan import model_plan
+
+    plan = model_plan(target)
+    by_target: dict[Any, list[tuple[Any, str]]] | None = plan.__dict__.get("_unseen_into")
+    if by_target is None:
+        by_target = {}
+        for fk, action in unseen_relations(plan).items():
+            parent = fk.remote_field.model._meta.concrete_model
+            by_target.setdefault(parent, []).append((fk, action))
+        plan.__dict__["_unseen_into"] = by_target
+    return by_target.get(target._meta.concrete_model, [])
+
+
 def setup() -> None:
     """Connect this subsystem's hooks, checks and signal handlers (idempotent)."""
     from django.core import checks as django_checks
 
-    from rowsync import events, schema
+    from rowsync import events, identity, schema
     from rowsync.ondelete import checks, deletion, mixing
     from rowsync.ondelete.compile import OWNER, compile_model
 
     schema.setup()
     schema.register_contributor(OWNER, compile_model)
+    identity.set_database_actions(unseen_into)
     # The events subsystem wraps Collector.delete as well. This wrapper must be the
     # outer one: its savepoint lets it explain a refusal after the inner ones failed.
     events.setup()
