@@ -12,7 +12,7 @@ import copy
 import pytest
 from django.db.models import Prefetch
 
-from blog.models import Article, ArticleDetail, Blog
+from blog.models import Article, ArticleDetail, Blog, Tag
 from tests.orm._identity import require_mapped
 
 
@@ -74,3 +74,60 @@ def test_cached_reverse_one_to_one_is_reused(blogdata, django_assert_num_queries
     with django_assert_num_queries(1):
         (article,) = Article.objects.filter(pk=blogdata.a1).prefetch_related("articledetail")
     assert article.articledetail is detail
+
+
+def test_select_related_everything_then_prefetch_reuses_the_join(
+    blogdata, django_assert_num_queries
+):
+    require_mapped(Article)
+    Article.objects.get(pk=blogdata.a1).blog  # noqa: B018 - an earlier query caches it
+    with django_assert_num_queries(1):
+        articles = list(
+            Article.objects.filter(blog_id=blogdata.b1)
+            .order_by("pk")
+            .select_related()  # every non-null foreign key, and theirs
+            .prefetch_related("blog__user")
+        )
+        assert {a.blog.site for a in articles} == {"one"}
+        assert {a.blog.user.username for a in articles} == {"u1"}
+
+
+def test_nested_prefetch_with_select_related_is_one_run(blogdata, django_assert_num_queries):
+    require_mapped(Article)
+    inner = Article.objects.select_related("category").prefetch_related("tags").order_by("pk")
+    with django_assert_num_queries(3):
+        (blog,) = Blog.objects.filter(pk=blogdata.b1).prefetch_related(
+            Prefetch("article_set", inner)
+        )
+        rows = [
+            (
+                a.title,
+                a.category.title if a.category else None,
+                sorted(t.title for t in a.tags.all()),
+            )
+            for a in blog.article_set.all()
+        ]
+    assert rows == [
+        ("a1", "c1a", ["t1a", "t1b"]),
+        ("a2", "c1b", ["t1a"]),
+        ("a3", "c1a", ["t1b"]),
+        ("a4", "c1b", []),
+        ("a5", None, []),
+    ]
+
+
+def test_many_to_many_prefetch_whose_queryset_prefetches_in_turn(
+    blogdata, django_assert_num_queries
+):
+    require_mapped(Tag)
+    live = Tag.objects.get(pk=blogdata.t1a)
+    with django_assert_num_queries(3):
+        (article,) = Article.objects.filter(pk=blogdata.a1).prefetch_related(
+            Prefetch("tags", Tag.objects.order_by("pk").prefetch_related("article_set"))
+        )
+        tags = list(article.tags.all())
+        assert [sorted(a.title for a in t.article_set.all()) for t in tags] == [
+            ["a1", "a2"],
+            ["a1", "a3"],
+        ]
+    assert tags[0] is live
