@@ -42,3 +42,14 @@ def test_discarding_a_row_drops_its_instance():
     assert m.get(key) is None
     again = Category.objects.get(pk=c.pk)
     assert again is not c and m.get(key) is again
+
+
+def test_django_idmap_class_methods_answer_per_database():
+    c = Category.objects.create(name="c")
+    assert Category.get_cached_instance(c.pk) is c
+    assert Category.get_cached_instance(c.pk, "default") is c
+    assert Category.get_cached_instance(c.pk, "other") is None  # another database's row
+    Category.flush_cached_instance(c)
+    assert Category.get_cached_instance(c.pk) is None
+    Category.cache_instance(c)
+    assert Category.get_cached_instance(c.pk) is c
