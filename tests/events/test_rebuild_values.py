@@ -22,8 +22,8 @@ WHEN = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
         ("price", 3.1, "price", Decimal("3.1")),
         ("price", "3.50", "price", Decimal("3.50")),
         # ISO text with a space; non-padded text fromisoformat refuses but Django reads.
-        ("published", "2024-01-02 03:04:05", "published", WHEN),
-        ("published", "2024-1-2 3:04:05", "published", WHEN),
+        ("published", "2024-01-02 03:04:05+00:00", "published", WHEN),
+        ("published", "2024-1-2 3:04:05+00:00", "published", WHEN),
         ("author_id", "2", "author_id", 2),
         ("in_print", 0, "in_print", False),
     ],
