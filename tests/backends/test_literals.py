@@ -31,3 +31,16 @@ def test_offline_literals_and_names(vendor):
     assert backend.qn("tbl") == f"{q}tbl{q}"
     assert backend.qn(f"{q}tbl{q}") == f"{q}tbl{q}"  # already quoted: left alone
     assert backend.requote('"a"."b"') == f"{q}a{q}.{q}b{q}"
+
+
+def test_unknown_vendor_is_refused_with_its_name():
+    from rowsync.exceptions import ImproperlyConfiguredBackend
+
+    with pytest.raises(ImproperlyConfiguredBackend, match="'oracle'"):
+        offline_backend("oracle")
+
+    class Unknown:
+        vendor = "oracle"
+
+    with pytest.raises(ImproperlyConfiguredBackend, match="database vendor 'oracle'"):
+        get_backend(Unknown())
