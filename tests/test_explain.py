@@ -95,3 +95,16 @@ def test_captured_model_shows_its_delivery_mode() -> None:
 def test_user_errors_are_command_errors(args: tuple[str, ...], message: str) -> None:
     with pytest.raises(CommandError, match=message):
         _explain(*args)
+
+
+def test_child_of_multi_table_inheritance_counts_its_parent_row() -> None:
+    from tests.testapp.models import Article, Category, SubArticle
+
+    category = Category.objects.create(name="c")
+    child = SubArticle.objects.create(name="child", category=category)
+    Article.objects.create(name="plain", category=category)
+    graph = json.loads(_explain("testapp.SubArticle", str(child.pk), "--json"))
+    models = {m["model"]: m["deleted"] for m in graph["models"]}
+    assert models["testapp.SubArticle"] == 1
+    assert models["testapp.Article"] == 1  # the parent row goes too, not the other article
+    assert SubArticle.objects.count() == 1 and Article.objects.count() == 2

@@ -126,3 +126,35 @@ def test_checks_report_bad_configuration():
         Chapter.RowsyncMeta = saved
     assert sorted(e.id for e in errors) == ["rowsync.E061", "rowsync.E062", "rowsync.E063"]
     assert all(isinstance(e, checks.Error) for e in errors)
+
+
+def test_later_receivers_of_a_half_delivered_event_all_run_despite_an_error():
+    """An event an earlier phase delivered through goes to the later receivers only; a
+    failing one does not keep the others from running (the robust form reports it)."""
+    from django.db.models.signals import post_delete
+
+    from rowsync.events import receiver_delivery
+
+    calls = []
+
+    @receiver_delivery("worker")
+    def boom(sender, instance, **kwargs):
+        calls.append("boom")
+        raise ValueError("later receiver failed")
+
+    @receiver_delivery("worker")
+    def later(sender, instance, **kwargs):
+        calls.append("later")
+
+    def early(sender, instance, **kwargs):  # the model's mode: ran in the transaction
+        calls.append("early")
+
+    for receiver in (boom, later, early):
+        post_delete.connect(receiver, sender=Chapter, weak=False)
+    try:
+        (outcome,) = deliver([record(delivered_through="transaction")], "default")
+    finally:
+        for receiver in (boom, later, early):
+            post_delete.disconnect(receiver, sender=Chapter)
+    assert calls == ["boom", "later"]
+    assert isinstance(outcome.error, ValueError) and not outcome.permanent

@@ -146,3 +146,43 @@ def test_project_plan_covers_chains():
     assert sources["odapp.Restaurant.place_ptr"] == "chain"
     assert sources[Book.tags.through._meta.label + ".book"] == "chain"
     assert Note in plan.deletable and Restaurant in plan.deletable and Leaf not in plan.deletable
+
+
+STRAY = "rowsync_od_stray_trigger"
+STRAY_SQL = {
+    "sqlite": [f"CREATE TRIGGER {STRAY} AFTER DELETE ON {{table}} BEGIN SELECT 1; END"],
+    "mysql": [f"CREATE TRIGGER {STRAY} AFTER DELETE ON {{table}} FOR EACH ROW SET @stray = 1"],
+    "postgresql": [
+        f"CREATE FUNCTION {STRAY}_fn() RETURNS trigger LANGUAGE plpgsql "
+        "AS $$ BEGIN RETURN OLD; END $$",
+        f"CREATE TRIGGER {STRAY} AFTER DELETE ON {{table}} FOR EACH ROW "
+        f"EXECUTE FUNCTION {STRAY}_fn()",
+    ],
+}
+STRAY_DROP = {
+    "sqlite": [f"DROP TRIGGER {STRAY}"],
+    "mysql": [f"DROP TRIGGER {STRAY}"],
+    "postgresql": [f"DROP TRIGGER {STRAY} ON {{table}}", f"DROP FUNCTION {STRAY}_fn()"],
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drift_command_reports_an_object_no_model_wants():
+    from tests.odapp.models import Chapter
+
+    table = connection.ops.quote_name(Chapter._meta.db_table)
+    with connection.cursor() as cursor:
+        for sql in STRAY_SQL[connection.vendor]:
+            cursor.execute(sql.format(table=table))
+    try:
+        out = io.StringIO()
+        with pytest.raises(CommandError, match=r"^1 difference\(s\)"):
+            call_command("rowsync", "check", "--database", "default", stdout=out)
+        assert f"[default] unexpected: {STRAY} on {Chapter._meta.db_table}" in out.getvalue()
+    finally:
+        with connection.cursor() as cursor:
+            for sql in STRAY_DROP[connection.vendor]:
+                cursor.execute(sql.format(table=table))
+    out = io.StringIO()
+    call_command("rowsync", "check", "--database", "default", stdout=out)
+    assert out.getvalue().strip() == "[default] no drift"

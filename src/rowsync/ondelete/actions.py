@@ -36,18 +36,19 @@ DO_NOTHING = "DO_NOTHING"
 OPERATIONS = (CASCADE, PROTECT, RESTRICT, SET_NULL, SET_DEFAULT, SET, DO_NOTHING)
 
 
-def _python_equivalent(operation: str, value: object = None) -> CollectorCallable:
-    if operation == CASCADE:
-        return models.CASCADE
-    if operation == PROTECT:
-        return models.PROTECT
-    if operation == RESTRICT:
-        return models.RESTRICT
-    if operation == SET_NULL:
-        return models.SET_NULL
-    if operation == SET_DEFAULT:
-        return models.SET_DEFAULT
-    return models.DO_NOTHING
+#: {operation: Django's Python-level value doing the same in the Collector}
+_PYTHON_EQUIVALENTS: dict[str, CollectorCallable] = {
+    CASCADE: models.CASCADE,
+    PROTECT: models.PROTECT,
+    RESTRICT: models.RESTRICT,
+    SET_NULL: models.SET_NULL,
+    SET_DEFAULT: models.SET_DEFAULT,
+}
+
+
+def _python_equivalent(operation: str) -> CollectorCallable:
+    # DatabaseSet has its own (SET runs no collector); nothing else falls outside this.
+    return _PYTHON_EQUIVALENTS.get(operation, models.DO_NOTHING)
 
 
 def _lists_only(collector: Any) -> bool:
