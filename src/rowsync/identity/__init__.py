@@ -26,6 +26,7 @@ from typing import Any
 from django.db.models import Model
 
 from rowsync._typing import DbAlias, IdentityKey
+from rowsync.identity.fastdelete import use_delete_returning
 from rowsync.identity.freshness import discard_row, update_row
 from rowsync.identity.keys import REGISTRY, IdentityOptions, is_mapped, normalise_pk, pk_of
 from rowsync.identity.map import IdentityConflict, IdentityMap
@@ -57,6 +58,7 @@ __all__ = [
     "setup",
     "unmapped",
     "update_row",
+    "use_delete_returning",
 ]
 
 _LAZY = {

@@ -43,7 +43,7 @@ from django.db.models.query import ModelIterable
 from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from rowsync import _patch
-from rowsync.identity import freshness, loading, prefetch, transactions
+from rowsync.identity import fastdelete, freshness, loading, prefetch, transactions
 from rowsync.identity.clean import remembered_pk, unloaded_expired
 from rowsync.identity.keys import REGISTRY, IdentityOptions, pk_of
 from rowsync.identity.queryset import get_from_manager, get_from_map
@@ -234,11 +234,7 @@ def _raw_delete(original: Callable[..., Any]) -> Callable[..., Any]:
     def raw_delete(self: QuerySet[Any], using: str) -> Any:
         if self.model not in REGISTRY:
             return original(self, using)
-        gone = freshness.mapped_rows(self, using)
-        result = original(self, using)
-        if gone:
-            freshness.after_delete(self.model, gone, using)
-        return result
+        return fastdelete.fast_delete(self, using, original)
 
     raw_delete.alters_data = True  # type: ignore[attr-defined]
     return _mark(raw_delete, original)
