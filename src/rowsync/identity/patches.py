@@ -46,7 +46,7 @@ from rowsync import _patch
 from rowsync.identity import fastdelete, freshness, loading, prefetch, transactions
 from rowsync.identity.clean import remembered_pk, unloaded_expired
 from rowsync.identity.keys import REGISTRY, IdentityOptions, pk_of
-from rowsync.identity.queryset import get_from_manager, get_from_map
+from rowsync.identity.queryset import get_from_map, manager_get
 from rowsync.identity.scope import BYPASS, POPULATE, map_for, start_request
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -167,14 +167,7 @@ def _get(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _manager_get(original: Callable[..., Any]) -> Callable[..., Any]:
-    def get(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not args:
-            obj = get_from_manager(self, kwargs)
-            if obj is not None:
-                return obj
-        return original(self, *args, **kwargs)
-
-    return _mark(get, original)
+    return _mark(manager_get(original), original)
 
 
 def _model_iterable_iter(original: Callable[..., Any]) -> Callable[..., Any]:
