@@ -14,9 +14,10 @@ class RowsyncConfig(AppConfig):
 
     def ready(self) -> None:
         """Let each subsystem connect its hooks (each ``setup()`` is idempotent)."""
-        from rowsync import checks, events, identity, ondelete
+        from rowsync import backends, checks, events, identity, ondelete
 
         checks.setup()
         identity.setup()
+        identity.use_delete_returning(backends.delete_returning_pks)
         ondelete.setup()
         events.setup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import operator
 import pickle
 import sys
 import weakref
@@ -44,6 +45,27 @@ def test_a_mapped_row_keeps_no_more_tracked_objects_than_a_plain_row():
     # a load keeps: a plain row keeps its instance and its ModelState, a mapped row too.
     rows = 300
     assert _tracked_objects_kept(Category, rows) <= _tracked_objects_kept(RegularCategory, rows)
+
+
+def test_reading_mapped_rows_again_keeps_no_row_list_alive():
+    # Each re-read used to keep Django's row list on the state (one more GC-tracked
+    # object per row, which brought full collections forward): the state keeps the row
+    # in its own attributes, rewriting only the values that changed.
+    Category.objects.bulk_create([Category(name=f"n{i}") for i in range(50)])
+    rowsync.flush()
+    with rowsync.identity_scope():
+        objs = list(Category.objects.all())
+        again = list(Category.objects.all())
+        assert all(map(operator.is_, again, objs))
+        held = [vars(o._state).get("_rowsync_held") for o in objs]
+        assert held == [None] * len(objs)
+        Category.objects.filter(pk=objs[0].pk).update(name="changed")  # expires the field
+        objs[1].name = "edited"  # an unsaved edit
+        list(Category.objects.all())
+        assert objs[0].name == "changed" and objs[1].name == "edited"
+        assert tuple(objs[0]._state.rowsync_clean) == (objs[0].pk, "changed")
+        assert tuple(objs[1]._state.rowsync_clean) == (objs[1].pk, "n1")
+        assert "_rowsync_held" not in vars(objs[1]._state)
 
 
 def test_the_state_remembers_the_row_and_is_the_maps_reference():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
 
 from rowsync.backends.base import (
     MAX_NAME_BYTES,
@@ -32,6 +34,7 @@ __all__ = [
     "OnDeleteSpec",
     "WorkerListener",
     "bounded_name",
+    "delete_returning_pks",
     "get_backend",
     "is_supported",
     "offline_backend",
@@ -76,6 +79,18 @@ def get_backend(connection: BaseDatabaseWrapper) -> BaseBackend:
             f"rowsync has no backend for database vendor {connection.vendor!r}"
         ) from None
     return cls(connection)
+
+
+def delete_returning_pks(qs: QuerySet[Any], using: str) -> tuple[int, list[Any]] | None:
+    """Fast-delete ``qs``'s rows on ``using``; return ``(count, deleted pks)``, or None.
+
+    None (nothing run) when the engine cannot return the rows a ``DELETE`` removed
+    (see :mod:`rowsync.backends.base.returning`) or rowsync has no backend for it.
+    """
+    connection = connections[using]
+    if not is_supported(connection):
+        return None
+    return get_backend(connection).delete_returning_pks(qs, using)
 
 
 #: Every vendor rowsync compiles SQL for, in a stable order.

@@ -29,6 +29,7 @@ from django.db.models import Model
 
 from rowsync._typing import DbAlias, IdentityKey
 from rowsync.identity.dbactions import set_source as set_database_actions
+from rowsync.identity.fastdelete import use_delete_returning
 from rowsync.identity.freshness import discard_row, update_row
 from rowsync.identity.keys import REGISTRY, IdentityOptions, is_mapped, normalise_pk, pk_of
 from rowsync.identity.map import IdentityConflict, IdentityMap
@@ -61,6 +62,7 @@ __all__ = [
     "setup",
     "unmapped",
     "update_row",
+    "use_delete_returning",
 ]
 
 _LAZY = {

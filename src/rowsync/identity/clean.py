@@ -20,6 +20,13 @@ from typing import Any
 from django.db.models import Model
 
 from rowsync.identity.keys import IdentityOptions
+from rowsync.identity.state import (
+    INLINE_END,
+    INLINE_MAX,
+    INLINE_NAMES,
+    INLINE_READERS,
+    MappedState,
+)
 
 _MISSING = object()
 
@@ -104,15 +111,65 @@ def refresh(
 
     Foreign-key caches whose value changed are dropped.
     """
-    d = obj.__dict__
     row = getattr(obj._state, "rowsync_clean", None)
     full = len(names) == opts.field_count
     if full and row is not None and type(row) is not dict:
         olds: Iterable[Any] = row
     else:
         olds = [_MISSING] * len(names) if row is None else _olds(opts, row, names)
+    _apply(opts, obj, names, values, olds)
+    if full:
+        remember_row(obj, values)
+    else:
+        remember_values(opts, obj, names, values)
+
+
+def refresh_row(opts: IdentityOptions, obj: Model, values: Sequence[Any]) -> None:
+    """:func:`refresh` for a full row (concrete-field order), the loader's warm path.
+
+    When the state keeps the remembered row in its own attributes (what the loader
+    stores, :class:`~rowsync.identity.state.MappedState`), they are read in one call
+    and only the values the row changed are written back there: no row list is kept
+    alive (one more GC-tracked object per row re-read, which brought full collections
+    forward). A field whose row value did not change (equal, same type) is only filled
+    when unloaded: a held value is then either still clean or an edit, as
+    :func:`refresh` would find.
+    """
+    state: Any = obj._state
+    n = len(values)
+    if type(state) is not MappedState or state._rowsync_held is not INLINE_END or n > INLINE_MAX:
+        refresh(opts, obj, opts.attname_list, values)
+        return
+    d = obj.__dict__
+    row = zip(opts.attname_list, INLINE_NAMES, values, INLINE_READERS[n](state))  # noqa: B905
+    for attname, name, new, old in row:
+        if new is old or _same(new, old):
+            if attname not in d:
+                d[attname] = new
+            continue
+        _apply(opts, obj, (attname,), (new,), (old,))
+        setattr(state, name, new)
+
+
+def _same(new: Any, old: Any) -> bool:
+    """Return whether a row value read again equals the remembered one (and its type)."""
+    try:
+        return type(new) is type(old) and bool(new == old)
+    except Exception:  # a value whose __eq__ fails: treat it as changed
+        return False
+
+
+def _apply(
+    opts: IdentityOptions,
+    obj: Model,
+    names: Sequence[str],
+    values: Sequence[Any],
+    olds: Iterable[Any],
+) -> None:
+    """Set the row's ``values`` of ``names`` on ``obj`` where a field is unloaded or clean."""
+    d = obj.__dict__
     fields = opts.attname_to_field
-    for attname, new, old in zip(names, values, olds, strict=True):
+    for attname, new, old in zip(names, values, olds):  # noqa: B905  (no keyword: per row)
         current = d.get(attname, _MISSING)
         if current is new:
             continue
@@ -123,10 +180,6 @@ def refresh(
             field = fields.get(attname)
             if field is not None and field.is_relation and field.is_cached(obj):
                 field.delete_cached_value(obj)
-    if full:
-        remember_row(obj, values)
-    else:
-        remember_values(opts, obj, names, values)
 
 
 def _olds(opts: IdentityOptions, row: Any, names: Sequence[str]) -> list[Any]:

@@ -25,14 +25,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.apps import apps as global_apps
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 
 from rowsync._typing import DbAlias
 from rowsync.identity import scope
 from rowsync.identity.clean import expire_clean
 from rowsync.identity.keys import REGISTRY, mapped_family, pk_of
 from rowsync.identity.map import IdentityMap
-from rowsync.identity.queryset import literal_pks
 
 #: ``source(target model) -> [(foreign key, "CASCADE" | "SET NULL" | "SET DEFAULT")]``
 Source = Callable[[type[Model]], Iterable[tuple[Any, str]]]
@@ -80,18 +79,6 @@ def reaches_held(target: type[Model], using: DbAlias) -> bool:
                 ):
                     return True
     return False
-
-
-def deleted_pks(qs: QuerySet[Any], using: DbAlias) -> set[object]:
-    """Return the pks of every row a fast delete of ``qs`` removes (their children change).
-
-    Literal pks name them; any other filter costs one ``SELECT`` of the matching pks,
-    run only when :func:`reaches_held` says mapped children may be changed.
-    """
-    literal = literal_pks(qs) if qs.query.where.children else None
-    if literal is None:
-        literal = set(qs.using(using).order_by().values_list("pk", flat=True))
-    return literal
 
 
 def after_parent_delete(target: type[Model], pks: Iterable[object], using: DbAlias) -> None:

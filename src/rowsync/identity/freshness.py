@@ -235,20 +235,27 @@ def after_delete(model: type[Model], pks: Iterable[object], using: DbAlias) -> N
 def mapped_rows(qs: QuerySet[Any], db: DbAlias) -> set[object] | None:
     """Return the pks of the rows mapped for ``db`` that a write of ``qs`` reaches (None: none).
 
-    Only the current context's map and the shared map are searched. An unfiltered
-    queryset reaches every mapped row and a filter on literal primary keys names its
-    rows, both without SQL; any other filter costs one ``SELECT`` of the matching pks,
-    run only when some row of the model is mapped.
+    Only the current context's map and the shared map are searched. Beyond
+    :func:`named_rows`, one ``SELECT`` of the matching pks, only when rows are mapped.
     """
     held = held_pks(qs.model, db)
     if not held:
         return None
+    named = named_rows(qs, held)
+    if named is None:
+        named = held & set(qs.using(db).order_by().values_list("pk", flat=True))
+    return named
+
+
+def named_rows(qs: QuerySet[Any], held: set[object]) -> set[object] | None:
+    """Return which of the ``held`` pks ``qs`` reaches, None if only SQL can tell.
+
+    Every one when ``qs`` is unfiltered, those named by a filter on literal pks.
+    """
     if not qs.query.where.children:
         return held
     literal = literal_pks(qs)
-    if literal is None:
-        literal = set(qs.using(db).order_by().values_list("pk", flat=True))
-    return held & literal
+    return None if literal is None else held & literal
 
 
 def rows_to_expire(qs: QuerySet[Any]) -> set[object] | None:

@@ -32,7 +32,7 @@ from django.db.models.base import DEFERRED
 
 from rowsync._typing import DbAlias
 from rowsync.identity import scope
-from rowsync.identity.clean import refresh, remember_values
+from rowsync.identity.clean import refresh, refresh_row, remember_values
 from rowsync.identity.keys import REGISTRY, IdentityOptions
 from rowsync.identity.map import IdentityMap
 from rowsync.identity.scope import BYPASS, NORMAL, POPULATE, SHARED, Session
@@ -138,7 +138,7 @@ def _hit(
     """Return the mapped ``obj`` for a full row read again (fast path), refreshed."""
     if obj.__class__ is not cls or obj._state.db != db:
         return _load(cls, opts, session, db, field_names, values, fetch_mode)
-    refresh(opts, obj, opts.attname_list, values)
+    refresh_row(opts, obj, values)
     if fetch_mode is not None:  # Django >= 6.1: the last query's mode
         obj._state.fetch_mode = fetch_mode  # type: ignore[attr-defined]
     return obj

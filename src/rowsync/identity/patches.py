@@ -44,10 +44,10 @@ from django.db.models.query import ModelIterable
 from django.db.models.sql import DeleteQuery, UpdateQuery
 
 from rowsync import _patch
-from rowsync.identity import dbactions, freshness, loading, prefetch, transactions
+from rowsync.identity import dbactions, fastdelete, freshness, loading, prefetch, transactions
 from rowsync.identity.clean import remembered_pk, unloaded_expired
 from rowsync.identity.keys import REGISTRY, IdentityOptions, pk_of
-from rowsync.identity.queryset import get_from_manager, get_from_map
+from rowsync.identity.queryset import get_from_map, manager_get
 from rowsync.identity.scope import BYPASS, POPULATE, map_for, start_request
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -168,14 +168,7 @@ def _get(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _manager_get(original: Callable[..., Any]) -> Callable[..., Any]:
-    def get(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not args:
-            obj = get_from_manager(self, kwargs)
-            if obj is not None:
-                return obj
-        return original(self, *args, **kwargs)
-
-    return _mark(get, original)
+    return _mark(manager_get(original), original)
 
 
 def _model_iterable_iter(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -259,14 +252,7 @@ def _raw_delete(original: Callable[..., Any]) -> Callable[..., Any]:
     def raw_delete(self: QuerySet[Any], using: str) -> Any:
         if self.model not in REGISTRY and not dbactions.incoming(self.model):
             return original(self, using)
-        if dbactions.reaches_held(self.model, using):
-            gone: set[object] | None = dbactions.deleted_pks(self, using)
-        else:
-            gone = freshness.mapped_rows(self, using)
-        result = original(self, using)
-        if gone:
-            freshness.after_delete(self.model, gone, using)
-        return result
+        return fastdelete.fast_delete(self, using, original)
 
     raw_delete.alters_data = True  # type: ignore[attr-defined]
     return _mark(raw_delete, original)

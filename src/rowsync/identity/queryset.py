@@ -21,6 +21,7 @@ still come back as the mapped instances.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, router
@@ -288,28 +289,58 @@ def _plain_manager(cls: type[Any]) -> bool:
     return flag
 
 
-def get_from_manager(manager: Any, kwargs: dict[str, Any]) -> Any:
-    """Return the mapped instance ``manager.get(**kwargs)`` would return, or None.
+def manager_get(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``Manager.get`` answering ``Model.objects.get(pk=...)`` from the map first.
 
-    The hit path of ``Model.objects.get(pk=...)``: it answers a single primary-key
-    keyword on a plain manager (see :func:`_plain_manager`) without building a
-    QuerySet (and its ``Query``), which costs more than the lookup itself.
-    None means "ask the QuerySet", which applies every rule of :func:`get_from_map`.
+    The hit path: a single primary-key keyword on a plain manager (see
+    :func:`_plain_manager`) is answered without building a QuerySet (and its
+    ``Query``), which costs more than the lookup itself. Anything else, and a row the
+    map does not hold, goes to ``original`` (Django's ``get()``, through rowsync's
+    ``QuerySet.get``, which applies every rule of :func:`get_from_map`).
+
+    The default case (a weakly mapped, single-database, context-mapped model, a key of
+    the pk's own type) is answered inline, in this one frame: each call and attribute
+    read saved here is a measurable share of a hit (``docs/benchmarks.md``); other
+    cases go through :func:`_answer`, with the same rules.
     """
-    model = manager.model
-    opts = REGISTRY.get(model)
-    if opts is None or len(kwargs) != 1 or manager._hints:
-        return None
-    ((key, pk),) = kwargs.items()
-    if key not in opts.pk_lookups or opts.composite:
-        return None
-    session = _get_session()
-    if session is None or session.mode or not _plain_manager(type(manager)):
-        return None
-    db = manager._db
-    if not db:
-        db = router.db_for_read(model) if router.routers else DEFAULT_DB_ALIAS
-    return _answer(opts, model, session, pk, db, None)
+
+    def get(self: Any, *args: Any, **kwargs: Any) -> Any:
+        model = self.model
+        opts = REGISTRY.get(model)
+        if opts is None or args or len(kwargs) != 1 or self._hints:
+            return original(self, *args, **kwargs)
+        pk = kwargs.get("pk", _MISSING)  # "pk" is in every pk_lookups; no items() view
+        if pk is _MISSING:
+            ((key, pk),) = kwargs.items()
+            if key not in opts.pk_lookups:
+                return original(self, *args, **kwargs)
+        session = _get_session()
+        if opts.composite or session is None or session.mode:
+            return original(self, *args, **kwargs)
+        plain = _PLAIN_MANAGERS.get(type(self))
+        if not (plain or (plain is None and _plain_manager(type(self)))):
+            return original(self, *args, **kwargs)
+        db = self._db or (router.db_for_read(model) if router.routers else DEFAULT_DB_ALIAS)
+        # _loads_through_rowsync(model), inline: one frame less per hit.
+        if (
+            opts.fast
+            and type(pk) is opts.pk_type
+            and getattr(model.from_db, "__func__", None) is from_db
+        ):
+            table = session.map.weak.get(opts.concrete)
+            ref = table.get(pk) if table is not None else None
+            obj = ref() if ref is not None else None
+            if obj is not None and obj._state.db == db:
+                if obj.__class__ is model:
+                    return obj
+                return view_of(session.map, opts, model, obj, pk, db)
+        else:
+            obj = _answer(opts, model, session, pk, db, None)
+            if obj is not None:
+                return obj
+        return original(self, *args, **kwargs)
+
+    return get
 
 
 def _shared_get(qs: QuerySet[_M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _M | None:

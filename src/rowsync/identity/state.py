@@ -30,6 +30,8 @@ INLINE_NAMES = tuple(f"_rowsync_{i}" for i in range(INLINE_MAX))
 
 
 _END = object()
+#: What an inline attribute (and ``_rowsync_held``) a state lacks reads as.
+INLINE_END = _END
 #: Returns the tuple of all inline attributes (``_END`` where a row had fewer fields).
 _ALL_INLINE = operator.attrgetter(*INLINE_NAMES)
 
@@ -90,6 +92,18 @@ for _name in INLINE_NAMES:
     setattr(MappedState, _name, _END)
 
 
+def _reader(n: int) -> Any:
+    if n < 2:
+        names = INLINE_NAMES[:n]
+        return lambda state: tuple(getattr(state, name) for name in names)
+    return operator.attrgetter(*INLINE_NAMES[:n])
+
+
+#: ``INLINE_READERS[n](state)``: the first ``n`` inline values, a tuple (a full row of
+#: ``n`` fields, read without probing the other attributes).
+INLINE_READERS = tuple(_reader(n) for n in range(INLINE_MAX + 1))
+
+
 def plain_state(values: dict[str, Any]) -> ModelState:
     """Return a ``ModelState`` holding ``values`` (copies and pickles of a ``MappedState``)."""
     state = ModelState()
@@ -135,4 +149,13 @@ def plain_init(cls: type[Model]) -> bool:
     )
 
 
-__all__ = ["INLINE_MAX", "INLINE_NAMES", "MappedState", "plain_init", "plain_state", "release"]
+__all__ = [
+    "INLINE_END",
+    "INLINE_READERS",
+    "INLINE_MAX",
+    "INLINE_NAMES",
+    "MappedState",
+    "plain_init",
+    "plain_state",
+    "release",
+]

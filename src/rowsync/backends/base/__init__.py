@@ -9,7 +9,8 @@ A backend holds facts (feature flags) and SQL templates for one vendor. Callers 
 * :mod:`~rowsync.backends.base.ondelete`: database-enforced ``on_delete``;
 * :mod:`~rowsync.backends.base.capture`: capture triggers and the capture session;
 * :mod:`~rowsync.backends.base.inbox`: the per-table inboxes;
-* :mod:`~rowsync.backends.base.worker`: the event worker's claims and wake-ups.
+* :mod:`~rowsync.backends.base.worker`: the event worker's claims and wake-ups;
+* :mod:`~rowsync.backends.base.returning`: a fast delete that returns the deleted pks.
 
 Each vendor package composes the same parts (``rowsync.backends.<vendor>``).
 """
@@ -32,6 +33,7 @@ from rowsync.backends.base.ondelete import (
     OnDeleteSpec,
     OnDeleteSQL,
 )
+from rowsync.backends.base.returning import ReturningDeleteMixin
 from rowsync.backends.base.worker import WorkerListener, WorkerMixin
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "OnDeleteMixin",
     "OnDeleteSQL",
     "OnDeleteSpec",
+    "ReturningDeleteMixin",
     "TriggerSQL",
     "WorkerListener",
     "WorkerMixin",
@@ -55,7 +58,7 @@ __all__ = [
 ]
 
 
-class BaseBackend(OnDeleteMixin, DeliveryMixin, WorkerMixin):
+class BaseBackend(OnDeleteMixin, DeliveryMixin, WorkerMixin, ReturningDeleteMixin):
     """Facts and SQL for one database engine.
 
     Args:

@@ -26,5 +26,8 @@ class MySQLBackend(MySQLOnDelete, MySQLCascadeCapture, MySQLWorker):
     vendor: ClassVar[str] = "mysql"
     # MariaDB KB "Trigger Limitations", MySQL bug #11472: see the module docstring.
     fk_actions_fire_triggers: ClassVar[bool] = False
+    # MySQL has no DELETE ... RETURNING; MariaDB's single-table DELETE has, its multi-table
+    # DELETE (Django's for a joined filter) has not (https://mariadb.com/kb/en/delete/).
+    can_return_deleted_rows: ClassVar[bool] = False
     # https://mariadb.com/kb/en/identifier-qualifiers/
     identifier_quote: ClassVar[str] = "`"

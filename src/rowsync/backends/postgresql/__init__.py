@@ -21,3 +21,5 @@ class PostgreSQLBackend(PostgreSQLOnDelete, PostgreSQLCapture, PostgreSQLInbox, 
 
     vendor: ClassVar[str] = "postgresql"
     fk_actions_fire_triggers: ClassVar[bool] = True
+    # DELETE ... RETURNING (https://www.postgresql.org/docs/current/sql-delete.html).
+    can_return_deleted_rows: ClassVar[bool] = True

@@ -22,3 +22,5 @@ class SQLiteBackend(SQLiteOnDelete, SQLiteInbox, SQLiteWorker, SQLiteSchemaGuard
 
     vendor: ClassVar[str] = "sqlite"
     fk_actions_fire_triggers: ClassVar[bool] = True
+    # DELETE ... RETURNING: SQLite 3.35+, rowsync needs 3.37+ (sqlite.org/lang_returning.html).
+    can_return_deleted_rows: ClassVar[bool] = True
