@@ -11,11 +11,6 @@ from tests.testapp.models import Article, ArticleProxy
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="from_db's fast path misses the surviving view (only _load asks _live_view): "
-    "a fresh query builds a second instance with a second state for the row",
-)
 def test_surviving_view_is_the_row_once_its_instance_is_gone():
     pk = Article.objects.create(name="a").pk
     gc.collect()

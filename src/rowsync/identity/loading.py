@@ -99,6 +99,8 @@ def from_db(
         obj = ref()
         if obj is not None:
             return _hit(cls, opts, session, obj, db, field_names, values, fetch_mode)
+    if session.map.views:  # a proxy view may outlive the row's instance (_live_view)
+        return _load(cls, opts, session, db, field_names, values, fetch_mode)
     if plain_init(cls):
         new = cls.__new__(cls)
         state = new._state = MappedState(new, release)
