@@ -33,7 +33,7 @@ from django.db.models.deletion import Collector
 
 from rowsync import _patch, conf
 from rowsync.backends import get_backend, is_supported
-from rowsync.events import eventtable, inbox
+from rowsync.events import eventtable, inbox, need
 from rowsync.events.capture import CaptureSpec, captured_models, is_captured, may_record
 from rowsync.events.context import current_context_json
 from rowsync.events.plan import Mode, Plan, modes_in_play, plan_for
@@ -348,6 +348,11 @@ def capture_step(collector: Collector, proceed: Callable[[], Any]) -> Any:
     deleted = _deleted_models(collector)
     if not may_record(deleted) or not is_supported(connections[using]):
         return proceed()  # no capture trigger can fire: Django's queries only
+    if not _stack.get(using) and not need.needs_session(frozenset(deleted)):
+        # Nobody can need the rows: Django's queries only; the rows go after the commit.
+        result = proceed()
+        need.leave(using, frozenset(deleted))
+        return result
     signalled = _signalled_keys(collector)
     plan = plan_for(modes_in_play())
     with transaction.atomic(using=using, savepoint=False):

@@ -1,0 +1,155 @@
+"""Whether an ORM delete needs a capture session, and what becomes of rows that need none.
+
+A capture session (:mod:`rowsync.events.session`) costs queries around every ORM delete
+that may fire a capture trigger. It is needed only when some captured row the delete may
+remove (or change, ``SET NULL``/``SET DEFAULT``) can be needed by someone:
+
+* its model has a ``post_delete`` or ``post_db_update`` receiver in this process (any
+  mode: connected with this model as sender, or with none);
+* its model's delivery mode is ``"worker"`` (a worker may connect receivers this process
+  lacks, so its events must reach the worker);
+* its model is in the identity map (the map must forget the row).
+
+The captured models are those of :func:`rowsync.events.capture.cascade_closure`: the
+models the delete removes rows of and every model the database deletes or changes from
+them. A delete while another session is open on the connection (a receiver deleting rows)
+always opens its own, as before.
+
+When no model needs it, the delete runs Django's queries only. Its triggers still record
+the rows, as for a raw SQL delete, unclaimed; nobody in any process needs them (receivers
+are connected in every process), so :func:`leave` removes the unclaimed rows of those
+models after the commit, in one statement per inbox (and one on the event table where
+rows land there), instead of a session's four to six statements per delete. Without a
+worker nothing piles up, as with a session; a rolled-back delete takes its rows with it.
+
+The verdict is cached per set of deleted models. Connecting or disconnecting a receiver
+empties the receiver caches of ``post_delete`` and ``post_db_update``
+(``Signal.sender_receivers_cache``): a marker kept in those caches tells whether the
+verdicts still hold, so no delete pays for more than one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connections, models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import Signal
+
+from rowsync import conf
+from rowsync.events.capture import cascade_closure, is_captured
+from rowsync.events.instances import is_mapped
+from rowsync.events.plan import Mode, model_mode
+from rowsync.events.signals import post_db_update
+
+__all__ = ["leave", "model_needs", "needs_session"]
+
+logger = logging.getLogger("rowsync.events")
+
+
+class _Marker:
+    """Kept in the signals' receiver caches while the cached verdicts hold (weakly keyed)."""
+
+
+_MARKER = _Marker()
+_SIGNALS: tuple[Signal, ...] = (post_delete, post_db_update)
+
+# {(settings, deleted models): whether the delete needs a session}
+_VERDICTS: dict[tuple[str, frozenset[type[models.Model]]], bool] = {}
+
+# {alias: {captured model whose unclaimed rows go after the commit}}
+_PENDING: dict[str, set[type[models.Model]]] = {}
+
+
+def _fresh() -> bool:
+    """Return whether the cached verdicts hold (no receiver connected or disconnected)."""
+    return all(_MARKER in signal.sender_receivers_cache for signal in _SIGNALS)
+
+
+def _mark() -> None:
+    for signal in _SIGNALS:
+        signal.sender_receivers_cache[_MARKER] = ()
+
+
+def _settings_key() -> str:
+    return repr(
+        (
+            conf.delivery_mode(),
+            conf.capture_selection(),
+            conf.capture_exclude(),
+            conf.identity_map_selection(),
+            conf.identity_map_exclude(),
+        )
+    )
+
+
+def model_needs(model: type[models.Model]) -> bool:
+    """Return whether the rows of captured ``model`` the database removes may be needed."""
+    return (
+        model_mode(model) is Mode.WORKER
+        or is_mapped(model)
+        or post_delete.has_listeners(model)
+        or post_db_update.has_listeners(model)
+    )
+
+
+def _captured(deleted: frozenset[type[models.Model]]) -> list[type[models.Model]]:
+    """Return the captured models a delete of ``deleted`` may remove or change rows of."""
+    return [m for m in cascade_closure(deleted, changed=True) if is_captured(m)]
+
+
+def needs_session(deleted: frozenset[type[models.Model]]) -> bool:
+    """Return whether an ORM delete of rows of ``deleted`` needs a capture session."""
+    if not _fresh():
+        _VERDICTS.clear()
+        _mark()
+    key = (_settings_key(), deleted)
+    found = _VERDICTS.get(key)
+    if found is None:
+        found = _VERDICTS[key] = any(model_needs(m) for m in _captured(deleted))
+    return found
+
+
+def leave(using: str, deleted: frozenset[type[models.Model]]) -> None:
+    """Remove the unclaimed rows a delete without a session recorded, after the commit.
+
+    Each delete registers the clean-up (a callback that finds nothing left to do when an
+    earlier one ran): a rolled-back savepoint drops its own callback, not the later ones.
+    """
+    _PENDING.setdefault(using, set()).update(_captured(deleted))
+    transaction.on_commit(lambda: _clean(using), using=using)
+
+
+def _clean(using: str) -> None:
+    pending = _PENDING.pop(using, set())
+    # A receiver connected since the delete: its rows wait for the worker, as raw SQL's.
+    wanted = [m for m in pending if not model_needs(m)]
+    if not wanted:
+        return
+    try:
+        _drop_unclaimed(using, wanted)
+    except Exception:
+        # The rows stay unclaimed: a worker delivers them, as after a raw SQL delete.
+        logger.exception("rowsync: cannot remove the rows of deletes nobody listens to")
+
+
+def _drop_unclaimed(using: str, wanted: Iterable[type[models.Model]]) -> None:
+    from rowsync.backends import get_backend
+    from rowsync.events import inbox
+
+    backend = get_backend(connections[using])
+    labels = {m._meta.label_lower for m in wanted}
+    statements: list[tuple[str, list[Any]]] = []
+    for box in inbox.present(using, inbox.specs(using)):
+        if box.model_label in labels:
+            statements.append((backend.inbox_delete_sql(box, backend.inbox_unclaimed_sql()), []))
+            if not box.fk_columns:
+                labels.discard(box.model_label)  # no row of it lands in the event table
+    if labels:
+        ordered = sorted(labels)
+        statements.append((backend.events_drop_unclaimed_sql(len(ordered)), ordered))
+    with connections[using].cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
