@@ -8,7 +8,9 @@ remove (or change, ``SET NULL``/``SET DEFAULT``) can be needed by someone:
   mode: connected with this model as sender, or with none);
 * its model's delivery mode is ``"worker"`` (a worker may connect receivers this process
   lacks, so its events must reach the worker);
-* its model is in the identity map (the map must forget the row).
+* its model is in the identity map and the *database* may delete or change its rows
+  (through a foreign key it acts on): the map must forget or update them. Rows Django's
+  delete queries remove are evicted by the identity map's own hooks.
 
 The captured models are those of :func:`rowsync.events.capture.cascade_closure`: the
 models the delete removes rows of and every model the database deletes or changes from
@@ -39,7 +41,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import Signal
 
 from rowsync import conf
-from rowsync.events.capture import cascade_closure, is_captured
+from rowsync.events.capture import cascade_closure, db_action, is_captured, reverse_relations
 from rowsync.events.instances import is_mapped
 from rowsync.events.plan import Mode, model_mode
 from rowsync.events.signals import post_db_update
@@ -86,10 +88,9 @@ def _settings_key() -> str:
 
 
 def model_needs(model: type[models.Model]) -> bool:
-    """Return whether the rows of captured ``model`` the database removes may be needed."""
+    """Return whether a receiver, here or in a worker, may want the events of ``model``."""
     return (
         model_mode(model) is Mode.WORKER
-        or is_mapped(model)
         or post_delete.has_listeners(model)
         or post_db_update.has_listeners(model)
     )
@@ -100,6 +101,35 @@ def _captured(deleted: frozenset[type[models.Model]]) -> list[type[models.Model]
     return [m for m in cascade_closure(deleted, changed=True) if is_captured(m)]
 
 
+def _database_reaches(deleted: frozenset[type[models.Model]]) -> set[type[models.Model]]:
+    """Return the models whose rows the database itself may delete or change (not Django).
+
+    The children of ``deleted`` through a foreign key the database acts on (or leaves to
+    the database, ``DO_NOTHING``), and everything the database cascades into below them.
+    """
+    below: set[type[models.Model]] = set()
+    changed: set[type[models.Model]] = set()
+    for model in deleted:
+        for rel in reverse_relations(model._meta.concrete_model or model):
+            child = rel.related_model
+            if not isinstance(child, type) or not isinstance(rel.field, models.ForeignKey):
+                continue
+            action = db_action(rel.field)
+            if action == "CASCADE" or rel.on_delete is models.DO_NOTHING:
+                below.add(child)
+            elif action is not None:
+                changed.add(child._meta.concrete_model or child)
+    return cascade_closure(below, changed=True) | changed
+
+
+def _verdict(deleted: frozenset[type[models.Model]]) -> bool:
+    captured = _captured(deleted)
+    if any(model_needs(m) for m in captured):
+        return True
+    mapped = [m for m in captured if is_mapped(m)]
+    return bool(mapped) and not _database_reaches(deleted).isdisjoint(mapped)
+
+
 def needs_session(deleted: frozenset[type[models.Model]]) -> bool:
     """Return whether an ORM delete of rows of ``deleted`` needs a capture session."""
     if not _fresh():
@@ -108,7 +138,7 @@ def needs_session(deleted: frozenset[type[models.Model]]) -> bool:
     key = (_settings_key(), deleted)
     found = _VERDICTS.get(key)
     if found is None:
-        found = _VERDICTS[key] = any(model_needs(m) for m in _captured(deleted))
+        found = _VERDICTS[key] = _verdict(deleted)
     return found
 
 
@@ -125,6 +155,7 @@ def leave(using: str, deleted: frozenset[type[models.Model]]) -> None:
 def _clean(using: str) -> None:
     pending = _PENDING.pop(using, set())
     # A receiver connected since the delete: its rows wait for the worker, as raw SQL's.
+    # (The identity map no longer matters: the rows are gone either way.)
     wanted = [m for m in pending if not model_needs(m)]
     if not wanted:
         return
