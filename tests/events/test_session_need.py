@@ -1,10 +1,10 @@
 """Which ORM deletes open a capture session: only those whose rows someone may need.
 
 A delete whose captured rows have no ``post_delete`` / ``post_db_update`` receiver in this
-process, none in ``"worker"`` mode and none the database removes from the identity map runs Django's queries only;
-the rows its triggers record are removed after the commit (nothing piles up without a
-worker). Every other delete keeps its session: each row is delivered once, in its mode.
-"""
+process, none in ``"worker"`` mode and none in the identity map that the database removes
+runs Django's queries only; the rows its triggers record are removed after the commit
+(nothing piles up without a worker). Every other delete keeps its session: each row is
+delivered once, in its mode."""
 
 from __future__ import annotations
 
@@ -322,3 +322,17 @@ def test_nested_deletes_from_receivers(connect, listen_nodes):
         want = [("Node", pk) for pk in made]
         assert tally(want, nodes_rec.keys()) == {**perfect(want), "stray": 0}
     assert left_over() == 0
+
+
+def test_a_session_opens_with_one_query_on_sqlite_and_postgresql(connect):
+    """The event id floor and the inboxes' positions are read together (SQLite)."""
+    rec = connect.add(post_delete, Chapter)
+    _author, _books, chapters = make_tree()
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        Chapter.objects.filter(pk=chapters[0].pk).delete()
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    table = Chapter._meta.db_table
+    first = next(i for i, sql in enumerate(sqls) if sql.startswith("DELETE") and table in sql)
+    opening = [sql for sql in sqls[:first] if "rowsync" in sql]
+    assert len(opening) == (2 if connection.vendor == "mysql" else 1)
+    assert rec.keys() == [("Chapter", chapters[0].pk)]

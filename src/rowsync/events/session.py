@@ -185,19 +185,35 @@ def _open(
         capture.context_pending = capture.context is not None
     else:
         capture.tag = capture.claim
-    row = _execute(using, backend.capture_session_begin_sql(capture.claim, lease, capture.context))
-    capture.floor = int(row[-1]) if row else 0
     capture.boxes = (
         inbox.present(using, inbox.specs(using))
         if models_deleted is None
         else inbox.reachable(using, models_deleted)
     )
-    if capture.boxes:
-        capture.box_ordered = backend.inbox_ordered
-        if capture.box_ordered:
-            capture.box_floors = inbox.ceilings(using, capture.boxes)
-        capture.box_tag = capture.tag
+    capture.box_ordered = backend.inbox_ordered
+    capture.box_tag = capture.tag
+    _read_floors(capture, backend)
     return capture
+
+
+def _read_floors(capture: DeleteCapture, backend: Any) -> None:
+    """Begin the session and read the floors: event id, and each ordered inbox's position.
+
+    One query where beginning sets nothing (SQLite: ``capture_floors_sql``).
+    """
+    using = capture.using
+    ordered = capture.boxes if capture.box_ordered else ()
+    merged = backend.capture_floors_sql(ordered) if ordered else None
+    if merged is not None:
+        row = _execute(using, [(merged, [])])
+        capture.floor = int(row[0])
+        capture.box_floors = {b.inbox: int(v) for b, v in zip(ordered, row[1:], strict=True)}
+        return
+    begin = backend.capture_session_begin_sql(capture.claim, capture.lease, capture.context)
+    row = _execute(using, begin)
+    capture.floor = int(row[-1]) if row else 0
+    if ordered:
+        capture.box_floors = inbox.ceilings(using, ordered)
 
 
 @contextmanager

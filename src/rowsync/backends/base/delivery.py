@@ -114,6 +114,15 @@ class DeliveryMixin(InboxMixin):
             f"(SELECT COALESCE(MAX({seq}), 0) FROM {q(spec.inbox)})" for spec in specs
         )
 
+    def capture_floors_sql(self, specs: Sequence[Any]) -> str | None:
+        """Return one ``SELECT`` of the event id floor, then each inbox's ``rowsync_seq``.
+
+        For engines whose capture session sets nothing before the delete (its begin
+        statements only read the floor): the session then opens with this one query.
+        None where the session must be begun first (``capture_session_begin_sql``).
+        """
+        return None
+
     def inbox_count_sql(self, specs: Sequence[Any]) -> str:
         """Return one row: how many rows the inboxes hold together."""
         q = self.quote_name
