@@ -336,3 +336,16 @@ def test_a_session_opens_with_one_query_on_sqlite_and_postgresql(connect):
     opening = [sql for sql in sqls[:first] if "rowsync" in sql]
     assert len(opening) == (2 if connection.vendor == "mysql" else 1)
     assert rec.keys() == [("Chapter", chapters[0].pk)]
+
+
+def test_manual_transaction_management():
+    """No atomic block and autocommit off: no commit hook to wait for, the rows go at once."""
+    author, _books, chapters = make_tree()
+    transaction.set_autocommit(False)
+    try:
+        Chapter.objects.filter(pk=chapters[0].pk).delete()
+        author.delete()
+        transaction.commit()
+    finally:
+        transaction.set_autocommit(True)
+    assert left_over() == 0

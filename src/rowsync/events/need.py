@@ -21,13 +21,13 @@ When no model needs it, the delete runs Django's queries only. Its triggers stil
 the rows, as for a raw SQL delete, unclaimed; nobody in any process needs them (receivers
 are connected in every process), so :func:`leave` removes the unclaimed rows of those
 models after the commit, in one statement per inbox (and one on the event table where
-rows land there), instead of a session's four to six statements per delete. Without a
+rows land there), instead of a session's statements around every delete. Without a
 worker nothing piles up, as with a session; a rolled-back delete takes its rows with it.
 
 The verdict is cached per set of deleted models. Connecting or disconnecting a receiver
 empties the receiver caches of ``post_delete`` and ``post_db_update``
 (``Signal.sender_receivers_cache``): a marker kept in those caches tells whether the
-verdicts still hold, so no delete pays for more than one dictionary lookup.
+verdicts still hold, so a delete pays a few dictionary lookups.
 """
 
 from __future__ import annotations
@@ -149,7 +149,13 @@ def leave(using: str, deleted: frozenset[type[models.Model]]) -> None:
     earlier one ran): a rolled-back savepoint drops its own callback, not the later ones.
     """
     _PENDING.setdefault(using, set()).update(_captured(deleted))
-    transaction.on_commit(lambda: _clean(using), using=using)
+    connection = connections[using]
+    if connection.in_atomic_block or connection.get_autocommit():
+        transaction.on_commit(lambda: _clean(using), using=using)
+    else:
+        # Manual transaction management has no commit hook: remove them now, in the
+        # transaction of the delete (what a session would have done).
+        _clean(using)
 
 
 def _clean(using: str) -> None:
