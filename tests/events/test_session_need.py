@@ -349,3 +349,25 @@ def test_manual_transaction_management():
     finally:
         transaction.set_autocommit(True)
     assert left_over() == 0
+
+
+@pytest.mark.skipif("connection.vendor == 'sqlite'", reason="one writer at a time")
+def test_each_thread_cleans_its_own_transaction():
+    """Another thread's commit neither takes nor leaves behind this transaction's rows."""
+    import threading
+
+    from django.db import connections
+
+    def other():
+        try:
+            with transaction.atomic():
+                make_tree()[0].delete()
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        make_tree()[0].delete()
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+    assert left_over() == 0

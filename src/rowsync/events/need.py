@@ -33,10 +33,12 @@ verdicts still hold, so a delete pays a few dictionary lookups.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
 from django.db import connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.signals import post_delete
 from django.dispatch import Signal
 
@@ -61,8 +63,10 @@ _SIGNALS: tuple[Signal, ...] = (post_delete, post_db_update)
 # {(settings, deleted models): whether the delete needs a session}
 _VERDICTS: dict[tuple[str, frozenset[type[models.Model]]], bool] = {}
 
-# {alias: {captured model whose unclaimed rows go after the commit}}
-_PENDING: dict[str, set[type[models.Model]]] = {}
+# {connection (per thread): {captured model whose unclaimed rows go after the commit}}
+_PENDING: weakref.WeakKeyDictionary[BaseDatabaseWrapper, set[type[models.Model]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _fresh() -> bool:
@@ -148,18 +152,22 @@ def leave(using: str, deleted: frozenset[type[models.Model]]) -> None:
     Each delete registers the clean-up (a callback that finds nothing left to do when an
     earlier one ran): a rolled-back savepoint drops its own callback, not the later ones.
     """
-    _PENDING.setdefault(using, set()).update(_captured(deleted))
-    connection = connections[using]
+    connection = connections[using]  # this thread's: the pending set is its transaction's
+    pending = _PENDING.get(connection)
+    if pending is None:
+        pending = _PENDING[connection] = set()
+    pending.update(_captured(deleted))
     if connection.in_atomic_block or connection.get_autocommit():
-        transaction.on_commit(lambda: _clean(using), using=using)
+        transaction.on_commit(lambda: _clean(connection), using=using)
     else:
         # Manual transaction management has no commit hook: remove them now, in the
         # transaction of the delete (what a session would have done).
-        _clean(using)
+        _clean(connection)
 
 
-def _clean(using: str) -> None:
-    pending = _PENDING.pop(using, set())
+def _clean(connection: BaseDatabaseWrapper) -> None:
+    using = connection.alias
+    pending = _PENDING.pop(connection, set())
     # A receiver connected since the delete: its rows wait for the worker, as raw SQL's.
     # (The identity map no longer matters: the rows are gone either way.)
     wanted = [m for m in pending if not model_needs(m)]
