@@ -33,7 +33,7 @@ from django.db.models.deletion import Collector
 
 from rowsync import _patch, conf
 from rowsync.backends import get_backend, is_supported
-from rowsync.events import eventtable, inbox
+from rowsync.events import eventtable, inbox, need
 from rowsync.events.capture import CaptureSpec, captured_models, is_captured, may_record
 from rowsync.events.context import current_context_json
 from rowsync.events.plan import Mode, Plan, modes_in_play, plan_for
@@ -185,19 +185,35 @@ def _open(
         capture.context_pending = capture.context is not None
     else:
         capture.tag = capture.claim
-    row = _execute(using, backend.capture_session_begin_sql(capture.claim, lease, capture.context))
-    capture.floor = int(row[-1]) if row else 0
     capture.boxes = (
         inbox.present(using, inbox.specs(using))
         if models_deleted is None
         else inbox.reachable(using, models_deleted)
     )
-    if capture.boxes:
-        capture.box_ordered = backend.inbox_ordered
-        if capture.box_ordered:
-            capture.box_floors = inbox.ceilings(using, capture.boxes)
-        capture.box_tag = capture.tag
+    capture.box_ordered = backend.inbox_ordered
+    capture.box_tag = capture.tag
+    _read_floors(capture, backend)
     return capture
+
+
+def _read_floors(capture: DeleteCapture, backend: Any) -> None:
+    """Begin the session and read the floors: event id, and each ordered inbox's position.
+
+    One query where beginning sets nothing (SQLite: ``capture_floors_sql``).
+    """
+    using = capture.using
+    ordered = capture.boxes if capture.box_ordered else ()
+    merged = backend.capture_floors_sql(ordered) if ordered else None
+    if merged is not None:
+        row = _execute(using, [(merged, [])])
+        capture.floor = int(row[0])
+        capture.box_floors = {b.inbox: int(v) for b, v in zip(ordered, row[1:], strict=True)}
+        return
+    begin = backend.capture_session_begin_sql(capture.claim, capture.lease, capture.context)
+    row = _execute(using, begin)
+    capture.floor = int(row[-1]) if row else 0
+    if ordered:
+        capture.box_floors = inbox.ceilings(using, ordered)
 
 
 @contextmanager
@@ -348,6 +364,11 @@ def capture_step(collector: Collector, proceed: Callable[[], Any]) -> Any:
     deleted = _deleted_models(collector)
     if not may_record(deleted) or not is_supported(connections[using]):
         return proceed()  # no capture trigger can fire: Django's queries only
+    if not _stack.get(using) and not need.needs_session(frozenset(deleted)):
+        # Nobody can need the rows: Django's queries only; the rows go after the commit.
+        result = proceed()
+        need.leave(using, frozenset(deleted))
+        return result
     signalled = _signalled_keys(collector)
     plan = plan_for(modes_in_play())
     with transaction.atomic(using=using, savepoint=False):

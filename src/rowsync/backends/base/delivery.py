@@ -67,6 +67,21 @@ class DeliveryMixin(InboxMixin):
             f'AND "model_label" = %s AND "pk_text" IN ({marks})'
         )
 
+    def events_drop_unclaimed_sql(self, count: int) -> str:
+        """Return the ``DELETE`` of pending events nobody claimed, of ``count`` model labels.
+
+        Parameters: the labels. Events a phase handed on (``delivered_through``) stay.
+        """
+        marks = ", ".join(["%s"] * count)
+        return self.requote(
+            'DELETE FROM "rowsync_deleted_row" WHERE "status" = \'P\' AND "claimed_by" = \'\' '
+            f'AND "delivered_through" = \'\' AND "model_label" IN ({marks})'
+        )
+
+    def inbox_unclaimed_sql(self) -> str:
+        """Return the condition selecting inbox rows no session claimed (no parameters)."""
+        return self.requote("\"rowsync_claim\" = ''")
+
     def inbox_select_sql(self, spec: Any, columns: Sequence[str], where: str) -> str:
         """Return the ``SELECT`` of row id, context and ``columns`` of inbox rows ``where``."""
         q = self.quote_name
@@ -98,6 +113,15 @@ class DeliveryMixin(InboxMixin):
         return "SELECT " + ", ".join(
             f"(SELECT COALESCE(MAX({seq}), 0) FROM {q(spec.inbox)})" for spec in specs
         )
+
+    def capture_floors_sql(self, specs: Sequence[Any]) -> str | None:
+        """Return one ``SELECT`` of the event id floor, then each inbox's ``rowsync_seq``.
+
+        For engines whose capture session sets nothing before the delete (its begin
+        statements only read the floor): the session then opens with this one query.
+        None where the session must be begun first (``capture_session_begin_sql``).
+        """
+        return None
 
     def inbox_count_sql(self, specs: Sequence[Any]) -> str:
         """Return one row: how many rows the inboxes hold together."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -70,6 +70,14 @@ class SQLiteInbox(SQLiteCapture):
     def inbox_image_sql(self, spec: Any, ref: str) -> str:
         """Return the ``json_object`` the row-level triggers used to write."""
         return self._capture_image(spec, ref)
+
+    def capture_floors_sql(self, specs: Sequence[Any]) -> str | None:
+        """Read the event id floor and the inboxes' positions together (nothing is set)."""
+        q = self.quote_name
+        seq = q("rowsync_seq")
+        return 'SELECT (SELECT COALESCE(MAX("id"), 0) FROM "rowsync_deleted_row"), ' + ", ".join(
+            f"(SELECT COALESCE(MAX({seq}), 0) FROM {q(spec.inbox)})" for spec in specs
+        )
 
     def inbox_free_sql(self) -> str:
         """No claim, or a lease that ran out (leases are UTC text, as Django stores them)."""

@@ -1,0 +1,200 @@
+"""Whether an ORM delete needs a capture session, and what becomes of rows that need none.
+
+A capture session (:mod:`rowsync.events.session`) costs queries around every ORM delete
+that may fire a capture trigger. It is needed only when some captured row the delete may
+remove (or change, ``SET NULL``/``SET DEFAULT``) can be needed by someone:
+
+* its model has a ``post_delete`` or ``post_db_update`` receiver in this process (any
+  mode: connected with this model as sender, or with none);
+* its model's delivery mode is ``"worker"`` (a worker may connect receivers this process
+  lacks, so its events must reach the worker);
+* its model is in the identity map and the *database* may delete or change its rows
+  (through a foreign key it acts on): the map must forget or update them. Rows Django's
+  delete queries remove are evicted by the identity map's own hooks.
+
+The captured models are those of :func:`rowsync.events.capture.cascade_closure`: the
+models the delete removes rows of and every model the database deletes or changes from
+them. A delete while another session is open on the connection (a receiver deleting rows)
+always opens its own, as before.
+
+When no model needs it, the delete runs Django's queries only. Its triggers still record
+the rows, as for a raw SQL delete, unclaimed; nobody in any process needs them (receivers
+are connected in every process), so :func:`leave` removes the unclaimed rows of those
+models after the commit, in one statement per inbox (and one on the event table where
+rows land there), instead of a session's statements around every delete. Without a
+worker nothing piles up, as with a session; a rolled-back delete takes its rows with it.
+
+The verdict is cached per set of deleted models. Connecting or disconnecting a receiver
+empties the receiver caches of ``post_delete`` and ``post_db_update``
+(``Signal.sender_receivers_cache``): a marker kept in those caches tells whether the
+verdicts still hold, so a delete pays a few dictionary lookups.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.signals import post_delete
+from django.dispatch import Signal
+
+from rowsync import conf
+from rowsync.events.capture import cascade_closure, db_action, is_captured, reverse_relations
+from rowsync.events.instances import is_mapped
+from rowsync.events.plan import Mode, model_mode
+from rowsync.events.signals import post_db_update
+
+__all__ = ["leave", "model_needs", "needs_session"]
+
+logger = logging.getLogger("rowsync.events")
+
+
+class _Marker:
+    """Kept in the signals' receiver caches while the cached verdicts hold (weakly keyed)."""
+
+
+_MARKER = _Marker()
+_SIGNALS: tuple[Signal, ...] = (post_delete, post_db_update)
+
+# {(settings, deleted models): whether the delete needs a session}
+_VERDICTS: dict[tuple[str, frozenset[type[models.Model]]], bool] = {}
+
+# {connection (per thread): {captured model whose unclaimed rows go after the commit}}
+_PENDING: weakref.WeakKeyDictionary[BaseDatabaseWrapper, set[type[models.Model]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _fresh() -> bool:
+    """Return whether the cached verdicts hold (no receiver connected or disconnected)."""
+    return all(_MARKER in signal.sender_receivers_cache for signal in _SIGNALS)
+
+
+def _mark() -> None:
+    for signal in _SIGNALS:
+        signal.sender_receivers_cache[_MARKER] = ()
+
+
+def _settings_key() -> str:
+    return repr(
+        (
+            conf.delivery_mode(),
+            conf.capture_selection(),
+            conf.capture_exclude(),
+            conf.identity_map_selection(),
+            conf.identity_map_exclude(),
+        )
+    )
+
+
+def model_needs(model: type[models.Model]) -> bool:
+    """Return whether a receiver, here or in a worker, may want the events of ``model``."""
+    return (
+        model_mode(model) is Mode.WORKER
+        or post_delete.has_listeners(model)
+        or post_db_update.has_listeners(model)
+    )
+
+
+def _captured(deleted: frozenset[type[models.Model]]) -> list[type[models.Model]]:
+    """Return the captured models a delete of ``deleted`` may remove or change rows of."""
+    return [m for m in cascade_closure(deleted, changed=True) if is_captured(m)]
+
+
+def _database_reaches(deleted: frozenset[type[models.Model]]) -> set[type[models.Model]]:
+    """Return the models whose rows the database itself may delete or change (not Django).
+
+    The children of ``deleted`` through a foreign key the database acts on (or leaves to
+    the database, ``DO_NOTHING``), and everything the database cascades into below them.
+    """
+    below: set[type[models.Model]] = set()
+    changed: set[type[models.Model]] = set()
+    for model in deleted:
+        for rel in reverse_relations(model._meta.concrete_model or model):
+            child = rel.related_model
+            if not isinstance(child, type) or not isinstance(rel.field, models.ForeignKey):
+                continue
+            action = db_action(rel.field)
+            if action == "CASCADE" or rel.on_delete is models.DO_NOTHING:
+                below.add(child)
+            elif action is not None:
+                changed.add(child._meta.concrete_model or child)
+    return cascade_closure(below, changed=True) | changed
+
+
+def _verdict(deleted: frozenset[type[models.Model]]) -> bool:
+    captured = _captured(deleted)
+    if any(model_needs(m) for m in captured):
+        return True
+    mapped = [m for m in captured if is_mapped(m)]
+    return bool(mapped) and not _database_reaches(deleted).isdisjoint(mapped)
+
+
+def needs_session(deleted: frozenset[type[models.Model]]) -> bool:
+    """Return whether an ORM delete of rows of ``deleted`` needs a capture session."""
+    if not _fresh():
+        _VERDICTS.clear()
+        _mark()
+    key = (_settings_key(), deleted)
+    found = _VERDICTS.get(key)
+    if found is None:
+        found = _VERDICTS[key] = _verdict(deleted)
+    return found
+
+
+def leave(using: str, deleted: frozenset[type[models.Model]]) -> None:
+    """Remove the unclaimed rows a delete without a session recorded, after the commit.
+
+    Each delete registers the clean-up (a callback that finds nothing left to do when an
+    earlier one ran): a rolled-back savepoint drops its own callback, not the later ones.
+    """
+    connection = connections[using]  # this thread's: the pending set is its transaction's
+    pending = _PENDING.get(connection)
+    if pending is None:
+        pending = _PENDING[connection] = set()
+    pending.update(_captured(deleted))
+    if connection.in_atomic_block or connection.get_autocommit():
+        transaction.on_commit(lambda: _clean(connection), using=using)
+    else:
+        # Manual transaction management has no commit hook: remove them now, in the
+        # transaction of the delete (what a session would have done).
+        _clean(connection)
+
+
+def _clean(connection: BaseDatabaseWrapper) -> None:
+    using = connection.alias
+    pending = _PENDING.pop(connection, set())
+    # A receiver connected since the delete: its rows wait for the worker, as raw SQL's.
+    # (The identity map no longer matters: the rows are gone either way.)
+    wanted = [m for m in pending if not model_needs(m)]
+    if not wanted:
+        return
+    try:
+        _drop_unclaimed(using, wanted)
+    except Exception:
+        # The rows stay unclaimed: a worker delivers them, as after a raw SQL delete.
+        logger.exception("rowsync: cannot remove the rows of deletes nobody listens to")
+
+
+def _drop_unclaimed(using: str, wanted: Iterable[type[models.Model]]) -> None:
+    from rowsync.backends import get_backend
+    from rowsync.events import inbox
+
+    backend = get_backend(connections[using])
+    labels = {m._meta.label_lower for m in wanted}
+    statements: list[tuple[str, list[Any]]] = []
+    for box in inbox.present(using, inbox.specs(using)):
+        if box.model_label in labels:
+            statements.append((backend.inbox_delete_sql(box, backend.inbox_unclaimed_sql()), []))
+            if not box.fk_columns:
+                labels.discard(box.model_label)  # no row of it lands in the event table
+    if labels:
+        ordered = sorted(labels)
+        statements.append((backend.events_drop_unclaimed_sql(len(ordered)), ordered))
+    with connections[using].cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
