@@ -121,6 +121,19 @@ def test_a_delete_nobody_listens_to_runs_djangos_queries_only():
     assert left_over() == 0
 
 
+def test_a_rolled_back_delete_widens_no_later_clean_up():
+    # The models of a rolled-back delete must not be cleaned after a later commit: their
+    # rows went with the rollback, and the clean-up of the later delete is its own.
+    author, _books, _chapters = make_tree()
+    with transaction.atomic():
+        author.delete()
+        transaction.set_rollback(True)
+    node = Node.objects.create(name="n")
+    _inside, after = rowsync_queries_of(node.delete)
+    assert after and all("evapp_node" in sql for sql in after if "rowsync_cb_" in sql)
+    assert left_over() == 0
+
+
 def test_fast_delete_is_one_query():
     _author, _books, chapters = make_tree()
     with transaction.atomic():

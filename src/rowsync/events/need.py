@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.db import connections, models, transaction
@@ -154,15 +155,25 @@ def leave(using: str, deleted: frozenset[type[models.Model]]) -> None:
     """
     connection = connections[using]  # this thread's: the pending set is its transaction's
     pending = _PENDING.get(connection)
-    if pending is None:
+    if pending is None or not _still_registered(connection):
+        # None of the earlier deletes' callbacks is waiting: their transaction (or
+        # savepoints) rolled back, and their rows with it.
         pending = _PENDING[connection] = set()
     pending.update(_captured(deleted))
     if connection.in_atomic_block or connection.get_autocommit():
-        transaction.on_commit(lambda: _clean(connection), using=using)
+        transaction.on_commit(partial(_clean, connection), using=using)
     else:
         # Manual transaction management has no commit hook: remove them now, in the
         # transaction of the delete (what a session would have done).
         _clean(connection)
+
+
+def _still_registered(connection: BaseDatabaseWrapper) -> bool:
+    """Return whether a clean-up callback of this module waits for the connection's commit."""
+    return any(
+        isinstance(func, partial) and func.func is _clean
+        for _sids, func, *_rest in connection.run_on_commit
+    )
 
 
 def _clean(connection: BaseDatabaseWrapper) -> None:
