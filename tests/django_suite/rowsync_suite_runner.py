@@ -10,6 +10,13 @@ cannot be created, a test module cannot be imported by the runner) the file says
 ``{"state": "cannot start", "reason": "<check output or exception>"}`` and the runner
 re-raises, so ``runtests.py`` still exits non-zero. A run that breaks after the tests started
 says ``{"state": "crashed", "reason": ...}``.
+
+A test that fails before its own clean-up (Django's tests often disconnect a receiver on
+their last line) would leave a model-signal receiver connected for every later test: a
+listed difference would then change the outcome of unrelated tests, and the outcome of a
+test would depend on which modules ran before it. After a failing or erroring test the
+result puts the receivers of Django's model signals back as they were when it started;
+passing tests are left exactly as Django's runner leaves them.
 """
 
 from __future__ import annotations
@@ -37,8 +44,27 @@ def _one_line(err: _ExcInfo | tuple[None, None, None]) -> str:
     return " ".join(text.split())[:400]
 
 
+def _model_signals() -> list[Any]:
+    from django.db.models import signals
+
+    return [value for value in vars(signals).values() if isinstance(value, signals.ModelSignal)]
+
+
 class RecordingResult(unittest.TextTestResult):
     """A text result that also keeps ``{test id: outcome}`` and the failing exceptions."""
+
+    def startTest(self, test: unittest.TestCase) -> None:  # noqa: N802 (unittest's name)
+        self._receivers = [(signal, list(signal.receivers)) for signal in _model_signals()]
+        self._failed = False
+        super().startTest(test)
+
+    def stopTest(self, test: unittest.TestCase) -> None:  # noqa: N802
+        super().stopTest(test)
+        if self._failed:
+            for signal, receivers in self._receivers:
+                with signal.lock:
+                    signal.receivers = receivers
+                    signal.sender_receivers_cache.clear()
 
     def _record(self, test: unittest.TestCase, outcome: str, detail: str = "") -> None:
         if not hasattr(self, "outcomes"):
@@ -58,10 +84,12 @@ class RecordingResult(unittest.TextTestResult):
 
     def addFailure(self, test: unittest.TestCase, err: Any) -> None:  # noqa: N802
         super().addFailure(test, err)
+        self._failed = True
         self._record(test, "fail", _one_line(err))
 
     def addError(self, test: unittest.TestCase, err: Any) -> None:  # noqa: N802
         super().addError(test, err)
+        self._failed = True
         self._record(test, "error", _one_line(err))
 
     def addSkip(self, test: unittest.TestCase, reason: str) -> None:  # noqa: N802
@@ -81,6 +109,7 @@ class RecordingResult(unittest.TextTestResult):
     ) -> None:
         super().addSubTest(test, subtest, err)
         if err is not None:
+            self._failed = True
             failed = issubclass(err[0], test.failureException)
             self._record(test, "fail" if failed else "error", _one_line(err))
 
