@@ -24,6 +24,7 @@ from typing import Any
 from django.db.models import ForeignObject, Model, OneToOneRel, QuerySet
 from django.db.models.fields.related_descriptors import ManyToManyDescriptor
 
+from rowsync.identity import reread
 from rowsync.identity.keys import REGISTRY, pk_of
 from rowsync.identity.loading import adopt
 from rowsync.identity.scope import map_for
@@ -228,9 +229,11 @@ def wrap_prefetch_related_objects(original: Callable[..., Any]) -> Callable[...,
         if query_rows is not None:
             run.filled_by_query(*query_rows)
         token = _RUN.set(run)
+        seen_token = reread.MET.set(run.seen)
         try:
             return original(model_instances, *related_lookups)
         finally:
+            reread.MET.reset(seen_token)
             _RUN.reset(token)
 
     return prefetch_related_objects
