@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import pytest
 from django.db import connection
 
+from rowsync import identity
 from tests.ormapp.models import Author, AuthorDetail
 from tests.testapp.models import Article, Category, Tag
 
@@ -131,5 +132,40 @@ def test_reverse_one_to_one_of_the_row_a_re_read_child_left_is_dropped():
         )
     (d,) = AuthorDetail.objects.all()
     assert d is detail and d.author is bo
+    with pytest.raises(AuthorDetail.DoesNotExist):
+        al.detail  # noqa: B018
+
+
+def test_update_moving_a_one_to_one_drops_the_reverse_cache_of_the_row_it_left():
+    al = Author.objects.create(name="al")
+    bo = Author.objects.create(name="bo")
+    detail = AuthorDetail.objects.create(telephone="1", author=al)
+    assert al.detail is detail and detail.author is al
+    AuthorDetail.objects.filter(pk=detail.pk).update(author=bo)
+    assert detail.author is bo
+    with pytest.raises(AuthorDetail.DoesNotExist):
+        al.detail  # noqa: B018
+
+
+def test_a_re_read_child_keeps_the_reverse_cache_of_an_unchanged_one_to_one():
+    al = Author.objects.create(name="al")
+    detail = AuthorDetail.objects.create(telephone="1", author=al)
+    (author,) = Author.objects.select_related("detail")
+    assert author.detail is detail
+    (d,) = AuthorDetail.objects.all()
+    assert d is detail and al.detail is detail and detail.author is al
+
+
+def test_update_row_moving_a_one_to_one_drops_the_reverse_cache_of_the_row_it_left():
+    al = Author.objects.create(name="al")
+    bo = Author.objects.create(name="bo")
+    detail = AuthorDetail.objects.create(telephone="1", author=al)
+    assert al.detail is detail and detail.author is al
+    AuthorDetail.objects.filter(pk=detail.pk).update(author=bo)  # the database's change ...
+    detail.author_id = al.pk  # ... reaching an instance still pointing at al
+    AuthorDetail._meta.get_field("author").set_cached_value(detail, al)
+    AuthorDetail._meta.get_field("author").remote_field.set_cached_value(al, detail)
+    identity.update_row(AuthorDetail, detail.pk, "default", {"author": bo.pk})
+    assert detail.author is bo
     with pytest.raises(AuthorDetail.DoesNotExist):
         al.detail  # noqa: B018
