@@ -11,6 +11,8 @@ A forward foreign key or reverse one-to-one cached on the instance is dropped th
 way, once per run. Results the run itself stores are kept. The last query to prefetch
 a lookup on an instance is the one whose results the instance shows afterwards; use
 ``Prefetch(to_attr=...)`` to keep a filtered result under its own name.
+A query that reads a mapped row again without prefetching drops its prefetch results
+(:mod:`rowsync.identity.reread`); the run tells that module which instances it met.
 """
 
 from __future__ import annotations
