@@ -170,9 +170,10 @@ def leave(using: str, deleted: frozenset[type[models.Model]]) -> None:
 
 def _still_registered(connection: BaseDatabaseWrapper) -> bool:
     """Return whether a clean-up callback of this module waits for the connection's commit."""
+    # run_on_commit holds (savepoint ids, callback, robust) tuples.
     return any(
-        isinstance(func, partial) and func.func is _clean
-        for _sids, func, *_rest in connection.run_on_commit
+        isinstance(item[1], partial) and item[1].func is _clean
+        for item in connection.run_on_commit
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from django.db.models import Model
 
 from rowsync.identity.keys import IdentityOptions
+from rowsync.identity.reread import forget_reverse_one_to_one
 from rowsync.identity.state import (
     INLINE_END,
     INLINE_MAX,
@@ -179,7 +180,7 @@ def _apply(
             d[attname] = new
             field = fields.get(attname)
             if field is not None and field.is_relation and field.is_cached(obj):
-                field.delete_cached_value(obj)
+                drop_cached_relation(field, obj)
 
 
 def _olds(opts: IdentityOptions, row: Any, names: Sequence[str]) -> list[Any]:
@@ -212,7 +213,16 @@ def expire_clean(opts: IdentityOptions, obj: Model, attnames: Iterable[str]) -> 
         expired.add(attname)
         field = fields[attname]
         if field.is_relation and field.is_cached(obj):
-            field.delete_cached_value(obj)
+            drop_cached_relation(field, obj)
+
+
+def drop_cached_relation(field: Any, obj: Model) -> None:
+    """Drop the related object ``field`` caches on ``obj`` (its value changed).
+
+    A one-to-one's related instance also forgets ``obj`` as its reverse one-to-one.
+    """
+    forget_reverse_one_to_one(field, obj)
+    field.delete_cached_value(obj)
 
 
 def expired_attnames(obj: Model) -> set[str]:
@@ -276,4 +286,4 @@ def restore_clean(opts: IdentityOptions, obj: Model, row: Any) -> None:
             if clean is not None:
                 clean[attname] = old
         if field.is_relation and field.is_cached(obj) and (old is _MISSING or current != old):
-            field.delete_cached_value(obj)
+            drop_cached_relation(field, obj)

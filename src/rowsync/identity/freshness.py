@@ -35,7 +35,12 @@ from django.db.models import Model, QuerySet
 
 from rowsync._typing import DbAlias
 from rowsync.identity import dbactions, scope
-from rowsync.identity.clean import expire_clean, remember_current, remembered_pk
+from rowsync.identity.clean import (
+    drop_cached_relation,
+    expire_clean,
+    remember_current,
+    remembered_pk,
+)
 from rowsync.identity.keys import REGISTRY, IdentityOptions, mapped_family, normalise_pk, pk_of
 from rowsync.identity.map import IdentityMap
 from rowsync.identity.queryset import literal_pks
@@ -384,7 +389,7 @@ def update_row(
                 d[attname] = value
                 field = family_opts.attname_to_field[attname]
                 if field.is_relation and field.is_cached(obj):
-                    field.delete_cached_value(obj)
+                    drop_cached_relation(field, obj)
             remember_current(family_opts, obj, family_opts.attnames.intersection(attvalues))
         for m in scope.live_maps():
             if m not in current:

@@ -32,9 +32,10 @@ from django.db.models.base import DEFERRED
 
 from rowsync._typing import DbAlias
 from rowsync.identity import scope
-from rowsync.identity.clean import refresh, refresh_row, remember_values
+from rowsync.identity.clean import drop_cached_relation, refresh, refresh_row, remember_values
 from rowsync.identity.keys import REGISTRY, IdentityOptions
 from rowsync.identity.map import IdentityMap
+from rowsync.identity.reread import PREFETCHED, drop_prefetched
 from rowsync.identity.scope import BYPASS, NORMAL, POPULATE, SHARED, Session
 from rowsync.identity.state import INLINE_MAX, INLINE_NAMES, MappedState, plain_init, release
 
@@ -141,6 +142,8 @@ def _hit(
     if obj.__class__ is not cls or obj._state.db != db:
         return _load(cls, opts, session, db, field_names, values, fetch_mode)
     refresh_row(opts, obj, values)
+    if PREFETCHED in obj.__dict__:  # an earlier query's prefetch results
+        drop_prefetched(obj)
     if fetch_mode is not None:  # Django >= 6.1: the last query's mode
         obj._state.fetch_mode = fetch_mode  # type: ignore[attr-defined]
     return obj
@@ -231,7 +234,12 @@ def merge_row(
     *,
     populate: bool,
 ) -> None:
-    """Apply a row to a mapped instance: refresh its clean fields, or overwrite if ``populate``."""
+    """Apply a row to a mapped instance: refresh its clean fields, or overwrite if ``populate``.
+
+    Prefetch results an earlier query left on it are dropped (see :mod:`rowsync.identity.reread`).
+    """
+    if PREFETCHED in obj.__dict__:
+        drop_prefetched(obj)
     if not populate:
         refresh(opts, obj, names, values)
         return
@@ -245,7 +253,7 @@ def merge_row(
         d[attname] = value
         field = fields.get(attname)
         if field is not None and field.is_relation and old != value and field.is_cached(obj):
-            field.delete_cached_value(obj)
+            drop_cached_relation(field, obj)
 
 
 def view_of(

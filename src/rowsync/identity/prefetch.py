@@ -11,6 +11,8 @@ A forward foreign key or reverse one-to-one cached on the instance is dropped th
 way, once per run. Results the run itself stores are kept. The last query to prefetch
 a lookup on an instance is the one whose results the instance shows afterwards; use
 ``Prefetch(to_attr=...)`` to keep a filtered result under its own name.
+A query that reads a mapped row again without prefetching drops its prefetch results
+(:mod:`rowsync.identity.reread`); the run tells that module which instances it met.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from django.db.models import ForeignObject, Model, OneToOneRel, QuerySet
 from django.db.models.fields.related_descriptors import ManyToManyDescriptor
 
+from rowsync.identity import reread
 from rowsync.identity.keys import REGISTRY, pk_of
 from rowsync.identity.loading import adopt
 from rowsync.identity.scope import map_for
@@ -228,9 +231,11 @@ def wrap_prefetch_related_objects(original: Callable[..., Any]) -> Callable[...,
         if query_rows is not None:
             run.filled_by_query(*query_rows)
         token = _RUN.set(run)
+        seen_token = reread.MET.set(run.seen)
         try:
             return original(model_instances, *related_lookups)
         finally:
+            reread.MET.reset(seen_token)
             _RUN.reset(token)
 
     return prefetch_related_objects

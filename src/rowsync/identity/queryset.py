@@ -35,6 +35,7 @@ from django.db.models.sql.where import AND
 from rowsync.identity import scope
 from rowsync.identity.keys import REGISTRY, IdentityOptions
 from rowsync.identity.loading import from_db, view_of
+from rowsync.identity.reread import PREFETCHED, drop_prefetched
 from rowsync.identity.scope import SHARED, Session
 
 _M = TypeVar("_M", bound=Model)
@@ -216,6 +217,8 @@ def _answer(
         for attname, value in conditions:
             if d.get(attname, _MISSING) != value:
                 return None
+    if PREFETCHED in obj.__dict__:  # what a fresh get() returns holds no prefetch results
+        drop_prefetched(obj)
     if obj.__class__ is not model:
         obj = view_of(m, opts, model, obj, pk, db)
     return obj  # type: ignore[return-value]
@@ -331,6 +334,8 @@ def manager_get(original: Callable[..., Any]) -> Callable[..., Any]:
             ref = table.get(pk) if table is not None else None
             obj = ref() if ref is not None else None
             if obj is not None and obj._state.db == db:
+                if PREFETCHED in obj.__dict__:  # a fresh get() holds no prefetch results
+                    drop_prefetched(obj)
                 if obj.__class__ is model:
                     return obj
                 return view_of(session.map, opts, model, obj, pk, db)
