@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import ProtectedError, RestrictedError
+from django.db.models.signals import post_delete
 from django.test.utils import CaptureQueriesContext
 
 from rowsync.backends import get_backend
@@ -143,3 +144,27 @@ def test_set_target_check_keeps_the_savepoint_and_the_transaction(in_atomic):
     other.delete()
     pinned.refresh_from_db()
     assert pinned.target_id == 1
+
+
+def test_error_in_a_delete_that_cannot_be_refused_reaches_the_caller_unchanged():
+    book = Book.objects.create(title="b", author=Author.objects.create(name="a"))
+    chapter = Chapter.objects.create(book=book)
+    pk = chapter.pk
+
+    def broken(sender, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM rowsync_no_such_table")
+
+    post_delete.connect(broken, sender=Chapter)
+    try:
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            with pytest.raises(DatabaseError) as info:
+                chapter.delete()
+            # Django's own error, not replayed: without a savepoint the block must roll back.
+            assert "rowsync_no_such_table" in str(info.value)
+            assert connection.needs_rollback
+            assert _savepoints(queries) == []
+    finally:
+        post_delete.disconnect(broken, sender=Chapter)
+    assert chapter.pk == pk
+    assert Chapter.objects.filter(pk=pk).exists()
