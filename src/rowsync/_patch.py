@@ -16,8 +16,9 @@ returned, or its own result. Steps run in ascending ``order``, the lowest outerm
       events capture session  (order 200)  opens the session, runs the rest, delivers
         Django's Collector.delete
 
-The on_delete step is the outer one: its savepoint lets it explain a refusal after the
-inner steps failed, and the delete it then runs again passes through every step.
+The on_delete step is the outer one: its savepoint (taken where the database can refuse
+the delete) lets it explain a refusal after the inner steps failed, and the delete it then
+runs again passes through every step.
 
 Example:
     >>> def step(collector, proceed):

@@ -5,7 +5,9 @@ delete that reaches foreign keys the database enforces, the wrapper
 
 1. counts the rows the database will cascade (``ROWSYNC_DB_ON_DELETE_COUNTS``), so
    ``delete()`` returns them as Django's Python path would;
-2. runs Django's delete in a transaction (a savepoint when one is open);
+2. runs Django's delete in a transaction: a savepoint when one is open and the database
+   can refuse the delete (:mod:`rowsync.ondelete.refusal`), else ``atomic(savepoint=False)``
+   as Django's own ``Collector.delete`` does;
 3. checks the deferred constraints of RESTRICT foreign keys right away, so the
    Artist/Album/Song rule of Django holds: a row may be restricted only by rows that
    the same delete does not remove;
@@ -33,6 +35,7 @@ from rowsync.ondelete import actions as a
 from rowsync.ondelete.collection import left_to_database, patch_related_objects
 from rowsync.ondelete.errors import SetTargetMissing
 from rowsync.ondelete.plan import Plan, get_plan, model_plan
+from rowsync.ondelete.refusal import can_be_refused
 
 #: Primary keys per counting query.
 COUNT_BATCH = 10_000
@@ -76,6 +79,9 @@ class DeleteWork:
         }
         # {field}: setting/chain cascades the Collector left to the database.
         self.left = left_to_database(collector)
+        # Whether the database can refuse this delete: only then is a savepoint spent.
+        deferred = get_backend(connections[self.using]).fk_checks_deferred
+        self.refusable = can_be_refused(plan, frozenset(self.touched), deferred)
 
     @classmethod
     def prepare(cls, collector: Collector) -> DeleteWork | None:
@@ -279,7 +285,8 @@ def _enforce(collector: Collector, proceed: Callable[[], tuple[int, dict[str, in
     if work is None:
         return proceed()
     try:
-        with transaction.atomic(using=collector.using):
+        # A savepoint only where a refusal must be rolled back and explained.
+        with transaction.atomic(using=collector.using, savepoint=work.refusable):
             extra = work.count() if conf.db_on_delete_counts() else Counter()
             total, per_model = proceed()
             work.check_restrict()
@@ -287,10 +294,15 @@ def _enforce(collector: Collector, proceed: Callable[[], tuple[int, dict[str, in
         raise
     except DatabaseError as error:
         work.restore_pks()
-        if not _is_refusal(error) or connections[collector.using].needs_rollback:
+        if (
+            not work.refusable
+            or not _is_refusal(error)
+            or connections[collector.using].needs_rollback
+        ):
             # Not the database refusing the delete (a deadlock, a lost connection,
-            # a timeout): the caller's own handling must see it unchanged, and the
-            # transaction may be unusable (InnoDB rolls a deadlocked one back whole).
+            # a timeout), or nothing to explain: the caller's own handling must see it
+            # unchanged, and the transaction may be unusable (InnoDB rolls a deadlocked
+            # one back whole; without a savepoint the enclosing one must roll back).
             raise
         fallback = work.explain(error)
         if fallback is None:
