@@ -100,6 +100,10 @@ class DeletedRow(models.Model):
             # without a sort, so InnoDB's FOR UPDATE SKIP LOCKED locks only the batch.
             models.Index(fields=["status", "id"], name="rowsync_dr_queue")
         ]
+        permissions = [
+            ("retry_deletedrow", "Can retry, replay and requeue rowsync events"),
+            ("discard_deletedrow", "Can discard rowsync events and dead letters"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_op_display()} {self.model_label} pk={self.pk_text}"
@@ -127,3 +131,36 @@ class CaptureSession(models.Model):
 
     def __str__(self) -> str:
         return f"capture session {self.claim}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one ``manage.py rowsync worker`` process.
+
+    A worker inserts its row when it starts, updates it while it runs (at most every few
+    seconds, in its own short transaction) and deletes it when it stops cleanly; a row whose
+    ``seen_at`` is old belongs to a worker that died. ``manage.py rowsync status`` and the
+    admin read these rows; nothing in delivery depends on them.
+    """
+
+    #: The worker's id (``--worker-id``, by default ``host:pid:random``).
+    worker_id = models.CharField(max_length=100, primary_key=True)
+    hostname = models.CharField(max_length=255, blank=True, default="")
+    pid = models.IntegerField(default=0)
+    started_at = models.DateTimeField()
+    #: When the worker last recorded its heartbeat.
+    seen_at = models.DateTimeField()
+    #: ``"idle"``, ``"busy"`` or ``"stopping"``.
+    state = models.CharField(max_length=16, blank=True, default="")
+    #: Events delivered, retried (failed attempts) and dead-lettered since the worker started.
+    delivered = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    dead = models.BigIntegerField(default=0)
+    #: Events delivered and failed attempts in the trailing minute, as the worker counted them.
+    delivered_last_minute = models.BigIntegerField(default=0)
+    failed_last_minute = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "rowsync_worker_heartbeat"
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id}"
