@@ -15,6 +15,14 @@ if ! pkg-config --exists mysqlclient 2>/dev/null && ! pkg-config --exists libmar
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libmariadb-dev pkg-config >/dev/null
 fi
 
+# The admin's browser tests drive Debian's headless Chromium through its chromedriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "bootstrap: installing Debian packages for the browser tests (chromium, chromium-driver)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
 find_python() {  # find_python 3.11 -> path of an interpreter of that minor version
   local v=$1 p
   for p in "python$v" "$HOME/.pyenv/versions/$v"*/bin/python3 "/usr/bin/python$v" "/usr/local/bin/python$v"; do
@@ -35,7 +43,7 @@ make_venv() {  # make_venv NAME PYTHON DJANGO_SPEC
   rm -rf "$dir"
   "$py" -m venv "$dir"
   "$dir/bin/python" -m pip install -q --upgrade pip
-  "$dir/bin/python" -m pip install -q -e ".[test,lint]" "$django"
+  "$dir/bin/python" -m pip install -q -e ".[test,lint,bench]" "$django"
   echo "$want" > "$stamp"
 }
 
