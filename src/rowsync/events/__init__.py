@@ -4,17 +4,51 @@ Public pieces: :func:`rowsync.events.dispatch.deliver` and ``deliver_one`` (what
 worker and replay call per event), :func:`rowsync.events.context.actor_context`,
 :func:`receiver_delivery` (a receiver's own delivery mode), the modes
 (:class:`rowsync.events.plan.Mode`), the signals in
-:mod:`rowsync.events.signals`, and the ``RowsyncMeta`` model options read by
-:mod:`rowsync.events.capture`.
+:mod:`rowsync.events.signals`, the ``RowsyncMeta`` model options read by
+:mod:`rowsync.events.capture`, and the operator's actions of
+:mod:`rowsync.events.operator` (``retry_now``, ``requeue_dead``, ``discard``, ``backlog``).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 
 from rowsync.events.receivers import receiver_delivery
 
-__all__ = ["delivers_post_delete", "receiver_delivery", "setup"]
+if TYPE_CHECKING:  # the real names for type checkers; at run time they load lazily
+    from rowsync.events.operator import (
+        BacklogRow,
+        RetryNow,
+        backlog,
+        discard,
+        requeue_dead,
+        retry_now,
+    )
+
+__all__ = [
+    "BacklogRow",
+    "RetryNow",
+    "backlog",
+    "delivers_post_delete",
+    "discard",
+    "receiver_delivery",
+    "requeue_dead",
+    "retry_now",
+    "setup",
+]
+
+# The operator's actions (rowsync.events.operator) need the models: loaded on first access.
+_LAZY_OPERATOR = ("BacklogRow", "RetryNow", "backlog", "discard", "requeue_dead", "retry_now")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_OPERATOR:
+        from rowsync.events import operator
+
+        return getattr(operator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def delivers_post_delete(model: type[Model]) -> bool:

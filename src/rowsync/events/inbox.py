@@ -34,6 +34,7 @@ from rowsync.events.capture import CaptureSpec, _spec, captured_models, cascade_
 __all__ = [
     "ceilings",
     "clear",
+    "counts",
     "drop_signalled",
     "forget_tables",
     "lock",
@@ -261,6 +262,22 @@ def pending_count(using: str) -> int:
         return 0
     row = _one_row(using, get_backend(connections[using]).inbox_count_sql(boxes))
     return int(row[0]) if row else 0
+
+
+def counts(using: str) -> dict[str, int]:
+    """Return ``{model label: rows waiting in its inbox}`` on database ``using``, in one query.
+
+    Only models whose inbox exists are listed (none on engines without inboxes).
+    """
+    boxes = present(using, specs(using))
+    if not boxes:
+        return {}
+    row = _one_row(using, get_backend(connections[using]).inbox_counts_sql(boxes))
+    # {model label: rows}
+    found: dict[str, int] = {}
+    for box, value in zip(boxes, row, strict=True):
+        found[box.model_label] = found.get(box.model_label, 0) + int(value)
+    return found
 
 
 def clear(using: str) -> None:

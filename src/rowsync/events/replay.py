@@ -12,7 +12,7 @@ from rowsync.events.retry import describe_error
 from rowsync.events.worker_types import Deliver, WorkerStopped, default_deliver
 from rowsync.models import DeletedRow
 
-__all__ = ["ReplayResult", "dead_letters", "replay"]
+__all__ = ["ReplayResult", "dead_letters", "replay", "requeue_dead"]
 
 
 @dataclass
@@ -65,13 +65,7 @@ def replay(
     """
     result = ReplayResult()
     if requeue:
-        result.requeued = _dead(using, ids, model).update(
-            status=DeletedRow.Status.PENDING,
-            attempts=0,
-            next_attempt_at=None,
-            claimed_by="",
-            claimed_until=None,
-        )
+        result.requeued = requeue_dead(_dead(using, ids, model))
         return result
     send = deliver or default_deliver()
     for event in dead_letters(using, ids=ids, model=model):
@@ -89,6 +83,25 @@ def replay(
             if sent:
                 result.delivered.append(event.pk)
     return result
+
+
+def requeue_dead(events: QuerySet[DeletedRow]) -> int:
+    """Put the dead letters among ``events`` back in the worker's queue, in one ``UPDATE``.
+
+    They become pending with a fresh attempt count, due at once and unclaimed; their
+    ``last_error`` stays until a delivery succeeds. No row is loaded: ``events`` may be
+    any filtered queryset (the admin passes its changelist's).
+
+    Returns:
+        How many dead letters were requeued.
+    """
+    return events.filter(status=DeletedRow.Status.DEAD).update(
+        status=DeletedRow.Status.PENDING,
+        attempts=0,
+        next_attempt_at=None,
+        claimed_by="",
+        claimed_until=None,
+    )
 
 
 def _send_one(using: str, event: DeletedRow, send: Deliver) -> bool:
