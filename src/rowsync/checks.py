@@ -104,7 +104,7 @@ _EXCLUSIONS: dict[str, tuple[Callable[[], object], str]] = {
     "ROWSYNC_DB_ON_DELETE_EXCLUDE": (conf.db_on_delete_exclude, "ROWSYNC_DB_ON_DELETE"),
     "ROWSYNC_CAPTURE_EXCLUDE": (conf.capture_exclude, "ROWSYNC_CAPTURE"),
 }
-_SWITCHES = ("ROWSYNC_AUTODETECTOR", "ROWSYNC_DB_ON_DELETE_COUNTS")
+_SWITCHES = ("ROWSYNC_AUTODETECTOR", "ROWSYNC_DB_ON_DELETE_COUNTS", "ROWSYNC_ADMIN")
 _LABELS_HINT = 'Use "__all__" or a list of "app_label" / "app_label.ModelName" labels.'
 
 
@@ -218,7 +218,8 @@ def check_selection_settings(
     * rowsync.E101: it names an unknown app or model (with a "did you mean" hint).
     * rowsync.E102: it names a model (or app) rowsync never selects.
     * rowsync.W103: an exclusion has no effect.
-    * rowsync.E105: ``ROWSYNC_AUTODETECTOR`` or ``ROWSYNC_DB_ON_DELETE_COUNTS`` is no bool.
+    * rowsync.E105: a switch (``ROWSYNC_AUTODETECTOR``, ``ROWSYNC_DB_ON_DELETE_COUNTS``,
+      ``ROWSYNC_ADMIN``) is no bool.
     """
     messages: list[checks.CheckMessage] = []
     invalid: set[str] = set()  # selections reported as wrong: their exclusions say nothing

@@ -189,3 +189,15 @@ def delivery_lease() -> int:
     A worker takes them over when the process dies between commit and delivery.
     """
     return int(getattr(settings, "ROWSYNC_DELIVERY_LEASE", 300))
+
+
+# --- admin ---
+
+
+def admin_enabled() -> bool:
+    """Return ``ROWSYNC_ADMIN``: register the operator console in Django's admin (True).
+
+    Read when ``django.contrib.admin`` autodiscovers ``rowsync.admin``; without the admin
+    app installed nothing is registered whatever the value. Checked by rowsync.E105.
+    """
+    return bool(getattr(settings, "ROWSYNC_ADMIN", True))

@@ -100,6 +100,8 @@ class DeletedRow(models.Model):
             # without a sort, so InnoDB's FOR UPDATE SKIP LOCKED locks only the batch.
             models.Index(fields=["status", "id"], name="rowsync_dr_queue")
         ]
+        verbose_name = "event"
+        verbose_name_plural = "events"
         permissions = [
             ("retry_deletedrow", "Can retry, replay and requeue rowsync events"),
             ("discard_deletedrow", "Can discard rowsync events and dead letters"),
@@ -107,6 +109,20 @@ class DeletedRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_op_display()} {self.model_label} pk={self.pk_text}"
+
+
+class DeadLetter(DeletedRow):
+    """The dead letters of the event table (``status = DEAD``), for the admin's own page.
+
+    A proxy: same table and rows as :class:`DeletedRow`. It has no permissions of its own
+    (``default_permissions = ()``): the admin checks ``DeletedRow``'s (see docs/admin.md).
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead letter"
+        verbose_name_plural = "dead letters"
+        default_permissions = ()
 
 
 class CaptureSession(models.Model):

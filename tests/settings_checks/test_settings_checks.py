@@ -138,7 +138,9 @@ def test_unknown_delivery_mode(value, suggestion):
     assert (f"Did you mean {suggestion}?" in message.hint) == (suggestion is not None)
 
 
-@pytest.mark.parametrize("name", ["ROWSYNC_AUTODETECTOR", "ROWSYNC_DB_ON_DELETE_COUNTS"])
+@pytest.mark.parametrize(
+    "name", ["ROWSYNC_AUTODETECTOR", "ROWSYNC_DB_ON_DELETE_COUNTS", "ROWSYNC_ADMIN"]
+)
 @pytest.mark.parametrize("value", ["no", 0, None])
 def test_switches_must_be_bools(name, value):
     messages = _messages(**{name: value})
