@@ -93,6 +93,8 @@ def run_leg(leg: Leg, pytest_args: list[str], coverage: bool = False) -> Leg:
         ROWSYNC_TEST_DB_SUFFIX=f"{RUN_ID}_{leg.venv}".replace("-", "_"),
         ROWSYNC_TEST_SQLITE_DIR=str(sqlite_dir),
         ROWSYNC_TEST_MEDIA=str(RESULTS / f"media-{leg.name}"),
+        # Screenshots of the admin browser tests (tests/console/test_browser.py).
+        ROWSYNC_ARTEFACTS_DIR=str(RESULTS / "screenshots" / leg.name),
     )
     py = ROOT / ".venvs" / leg.venv / "bin" / "python"
     runner = ["-m", "pytest"]

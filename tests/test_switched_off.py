@@ -100,6 +100,46 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return probe(tmp_path_factory.mktemp("installed"), "rowsync", INSTALLED_APPS_EXTRA=["rowsync"])
 
 
+#: A project with Django's admin (what its system checks require).
+ADMIN_PROJECT: dict[str, Any] = {
+    "INSTALLED_APPS_EXTRA": [
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "django.contrib.admin",
+    ],
+    "MIDDLEWARE": [
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+    ],
+    "TEMPLATES": [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "APP_DIRS": True,
+            "OPTIONS": {
+                "context_processors": [
+                    "django.template.context_processors.request",
+                    "django.contrib.auth.context_processors.auth",
+                    "django.contrib.messages.context_processors.messages",
+                ]
+            },
+        }
+    ],
+}
+
+
+def test_with_the_admin_only_the_console_is_added(tmp_path):
+    alone = probe(tmp_path, "admin", **ADMIN_PROJECT)
+    extra = [*ADMIN_PROJECT["INSTALLED_APPS_EXTRA"], "rowsync"]
+    both = probe(tmp_path, "admin_rowsync", **{**ADMIN_PROJECT, "INSTALLED_APPS_EXTRA": extra})
+    assert both["patches"] == []
+    runtime = {k: v for k, v in alone["hooks"].items() if k not in MIGRATION_TIME}
+    assert {k: both["hooks"][k] for k in runtime} == runtime
+    assert both["operations"] == alone["operations"]
+    assert set(both["admin"]) - set(alone["admin"]) == {"rowsync.deletedrow", "rowsync.deadletter"}
+    assert set(alone["admin"]) <= set(both["admin"])
+
+
 def test_installing_wraps_nothing(plain, installed):
     runtime = {k: v for k, v in plain["hooks"].items() if k not in MIGRATION_TIME}
     assert {k: installed["hooks"][k] for k in runtime} == runtime

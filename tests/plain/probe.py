@@ -108,6 +108,17 @@ def patches() -> list[str]:
     return sorted(f"{p.feature}: {p.target}" for p in rowsync.patches_applied())
 
 
+def admin_models() -> list[str]:
+    """Return the labels of the models registered on ``admin.site`` (none without the admin)."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    from django.contrib import admin
+
+    return sorted(model._meta.label_lower for model in admin.site._registry)
+
+
 def _run(action: Any) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -169,6 +180,7 @@ def main() -> None:
         "operations": operations(),
         "makemigrations": migration,
         "patches": patches(),
+        "admin": admin_models(),
     }
     print(json.dumps(report, default=list))
 
