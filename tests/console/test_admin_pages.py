@@ -76,6 +76,7 @@ def test_view_permission_shows_everything_read_only(client, django_user_model):
 def test_no_view_permission_no_page(client, django_user_model):
     login(client, django_user_model, "retry")
     assert client.get(EVENTS).status_code == 403
+    assert client.get(BACKLOG).status_code == 403
 
 
 def test_actions_follow_the_retry_and_discard_permissions(client, django_user_model):
@@ -189,4 +190,5 @@ def test_backlog_lists_pending_inbox_and_dead_per_model(client, django_user_mode
     assert article["oldest_pending"].startswith("2")  # "2 hours"
     assert (rows["blog.comment"]["dead"], rows["blog.comment"]["pending"]) == (1, 0)
     assert page.context["totals"]["dead"] == 1
+    assert article["pending_url"] == f"{EVENTS}?model=blog.article&status__exact=P"
     assert "Event backlog" in page.content.decode()

@@ -65,7 +65,10 @@ class EventAdminBase(_ModelAdmin):
     search_fields = ("last_error", "pk_text", "model_label")
     search_help_text = "Finds text inside the last error, the primary key or the model label."
     ordering = ("-id",)
+    # Event tables can hold millions of rows: no second COUNT(*) of the whole table, and
+    # no per-choice counts next to the filters (the backlog page gives the numbers).
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     change_list_template = "rowsync/admin/change_list.html"
     fields = (
         ("model_label", "table_name"),
@@ -148,8 +151,11 @@ class EventAdminBase(_ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """Deleting an event is discarding it: ``discard_deletedrow``."""
-        return can(request, "discard")
+        """Nobody deletes through Django's delete pages: the "discard" action does it.
+
+        This also keeps Django's "delete selected" action off the page.
+        """
+        return False
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         """Retry, replay and requeue need ``retry_deletedrow``."""
@@ -158,12 +164,6 @@ class EventAdminBase(_ModelAdmin):
     def has_discard_permission(self, request: HttpRequest) -> bool:
         """Discard needs ``discard_deletedrow``."""
         return can(request, "discard")
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        """Return the console's actions (Django's "delete selected" is "discard" here)."""
-        found = super().get_actions(request)
-        found.pop("delete_selected", None)
-        return found
 
     def get_urls(self) -> list[URLPattern]:
         """Add the backlog page (``<changelist>/backlog/``)."""

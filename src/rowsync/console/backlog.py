@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.db import router
@@ -17,6 +18,9 @@ from rowsync import events
 from rowsync.models import DeletedRow, WorkerHeartbeat
 
 __all__ = ["backlog_view"]
+
+#: The events changelist's filter for pending events.
+_PENDING = {"status__exact": DeletedRow.Status.PENDING.value}
 
 
 def _age(moment: datetime | None, now: datetime) -> str:
@@ -32,8 +36,10 @@ def _rows(using: str, links: dict[str, str], now: datetime) -> list[dict[str, An
             "inbox": row.inbox,
             "dead": row.dead,
             "oldest_pending": _age(row.oldest_pending, now),
-            "pending_url": f"{links['events']}?model={row.model_label}&status__exact=P",
-            "dead_url": f"{links['dead']}?model={row.model_label}",
+            "pending_url": links["events"]
+            + "?"
+            + urlencode({"model": row.model_label, **_PENDING}),
+            "dead_url": links["dead"] + "?" + urlencode({"model": row.model_label}),
         }
         for row in events.backlog(using)
     ]
