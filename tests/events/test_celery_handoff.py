@@ -84,12 +84,16 @@ def celery_workers(app, tmp_path):
     flags.mkdir()
 
     def start():
-        log = open(tmp_path / f"worker{len(procs)}.log", "w")  # noqa: SIM115
+        log_path = tmp_path / f"worker{len(procs)}.log"
+        log = open(log_path, "w")  # noqa: SIM115
         env = worker_env(
             ROWSYNC_CELERY_WORKER="1",
             ROWSYNC_CELERY_BROKER=REDIS,
             ROWSYNC_CELERY_QUEUE=QUEUE,
             ROWSYNC_CELERY_FLAGS=flags,
+            # Celery runs Django's system checks at start; they belong to the check tests
+            # and would connect to every database (this run may have created only one).
+            CELERY_SKIP_CHECKS="1",
         )
         cmd = [sys.executable, "-m", "celery", "-A", "tests.events.celery_app", "worker"]
         cmd += ["--pool=solo", "-Q", QUEUE, "-n", f"{QUEUE}-{len(procs)}@%h"]
@@ -102,6 +106,8 @@ def celery_workers(app, tmp_path):
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
+        log.close()  # the worker has its own copy
+        proc.log_path = log_path
         procs.append(proc)
         return proc
 
@@ -144,6 +150,12 @@ def runs():
         return sorted(cursor.fetchall(), key=lambda r: (r[1], int(r[2]), r[0]))
 
 
+def assert_alive(proc):
+    if proc.poll() is not None:
+        log = proc.log_path.read_text()
+        raise AssertionError(f"celery worker exited with {proc.returncode}:\n{log}")
+
+
 def wait_runs(count, procs, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -151,7 +163,7 @@ def wait_runs(count, procs, timeout=30.0):
         if len(found) >= count:
             return found
         for proc in procs:
-            assert proc.poll() is None, f"celery worker exited with {proc.returncode}"
+            assert_alive(proc)
         time.sleep(0.05)
     return runs()
 
@@ -213,7 +225,7 @@ def test_killed_celery_worker_loses_nothing(app, runs_table, celery_workers, han
     assert drain().delivered == 4
     deadline = time.monotonic() + 30
     while not (flags / "blocked").exists() and time.monotonic() < deadline:
-        assert first.poll() is None
+        assert_alive(first)
         time.sleep(0.02)
     blocked = (flags / "blocked").read_text()
     first.send_signal(signal.SIGKILL)
