@@ -115,8 +115,13 @@ def celery_workers(app, tmp_path):
     yield start
     for proc in procs:
         if proc.poll() is None:
+            proc.terminate()  # warm shutdown: coverage writes its data
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             proc.kill()
-        proc.wait(timeout=10)
+            proc.wait(timeout=10)
 
 
 @pytest.fixture
