@@ -44,6 +44,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     task_publish_retry=False,
     worker_hijack_root_logger=False,
+    worker_enable_remote_control=False,  # no pidbox queue shared with other runs
 )
 
 

@@ -57,7 +57,8 @@ def app():
 
     assert celery_app.QUEUE == QUEUE, "tests.events.celery_app was imported before"
     yield celery_app
-    keys = [QUEUE, *client.scan_iter(f"{QUEUE}:*", count=1000)]
+    keys = [QUEUE, f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}"]
+    keys += client.scan_iter(f"{QUEUE}:*", count=1000)
     client.delete(*keys)
 
 

@@ -90,6 +90,15 @@ def _publish_later(task: Publishable, payload: dict[str, Any], options: Mapping[
     transaction.on_commit(publish, using=payload["using"])
 
 
+def _after_commit(receiver: Callable[..., None], sender: type[models.Model]) -> bool:
+    """Return whether rowsync calls ``receiver`` with event ids only after the delete commits.
+
+    Phases ``"on_commit"`` and ``"worker"`` (and replay) run after the commit of the
+    delete; phase ``"transaction"`` runs inside it.
+    """
+    return mode_of(receiver, model_mode(sender)) in _AFTER_COMMIT
+
+
 def celery_handoff(
     task: Publishable,
     *,
@@ -132,9 +141,7 @@ def celery_handoff(
         kwargs.pop("origin", None)  # not serializable, and gone by the time the task runs
         payload = event_payload(sender, instance, using, **kwargs)
         payload["task_id"] = task_id_for(payload)
-        if payload["event_id"] is not None and mode_of(publish_event, model_mode(sender)) in (
-            _AFTER_COMMIT
-        ):
+        if payload["event_id"] is not None and _after_commit(publish_event, sender):
             # After the delete's commit, before the event's: a refusal raises, the
             # event stays and is delivered again.
             _publish(task, payload, extra)
