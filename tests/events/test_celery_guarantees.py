@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 
 from rowsync.events.celery import EventInFlight, RedisLedger, celery_handoff, once
+from rowsync.events.receivers import receiver_delivery
 from rowsync.events.retry import RetryPolicy
 from rowsync.events.worker import Worker
 from rowsync.models import DeletedRow
@@ -127,6 +128,31 @@ def test_worker_mode_keeps_the_event_while_the_broker_refuses(uids):
     assert [p["task_id"] for p in sent] == refused
     assert sorted(p["pk"] for p in sent) == pks
     assert all(p["task_id"] == f"rowsync:default:{p['event_id']}" for p in sent)
+    assert pending() == []
+
+
+@receiver_delivery("worker")
+def later_receiver(sender, instance, **kwargs):
+    """A receiver of a later phase: the on-commit phase reads the events from the table."""
+
+
+def test_on_commit_mode_leaves_refused_events_to_the_worker(uids):
+    publisher = Publisher()
+    publisher.down = True
+    hand_off(uids, publisher, delivery="on_commit")
+    post_delete.connect(later_receiver, sender=Book, weak=False, dispatch_uid="cg.later")
+    uids.append((Book, "cg.later"))
+    author, pks = make_books(2)
+    author.delete()  # the on-commit phase publishes after the commit: refused, rolled back
+    refused = set(publisher.tried)
+    assert refused and publisher.sent == []
+    assert DeletedRow.objects.count() == 2  # still there, leased to the on-commit phase
+    DeletedRow.objects.update(claimed_until=None)  # as when the lease runs out
+    publisher.down = False
+    assert drain().delivered == 2
+    assert sorted(p["pk"] for p in publisher.sent) == pks
+    keys = {p["task_id"] for p in publisher.sent}
+    assert keys == {f"rowsync:default:{p['event_id']}" for p in publisher.sent} >= refused
     assert pending() == []
 
 
