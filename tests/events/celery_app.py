@@ -51,6 +51,8 @@ app.conf.update(
 def _ledger():
     from rowsync.events.celery import RedisLedger
 
+    # lease (1 s) < visibility_timeout (2 s): a killed worker's reservation has run out
+    # when its message comes back.
     return RedisLedger(BROKER, prefix=f"{QUEUE}:once:", ttl=600, lease=1)
 
 
