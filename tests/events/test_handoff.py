@@ -139,7 +139,7 @@ def test_post_db_update_handoff_carries_the_changes(runs, connected):
 
 
 def test_payload_round_trip_without_a_task_framework(connected):
-    """Any object with ``enqueue`` works (Celery: call ``.delay`` from a receiver)."""
+    """Any object with ``enqueue`` works (Celery: ``rowsync.events.celery``)."""
 
     class Queue:
         def __init__(self):

@@ -173,7 +173,7 @@ def deliver_one(
 def _rebuild_event(
     event: EventLike, using: str, fast: bool | None
 ) -> tuple[type[models.Model], models.Model]:
-    """Return the model and the rebuilt instance of ``event``.
+    """Return the model and the rebuilt instance of ``event`` (its id in ``_rowsync_event_id``).
 
     Raises:
         EventDecodeError: the event cannot be decoded.
@@ -184,7 +184,10 @@ def _rebuild_event(
         raise EventDecodeError(f"event {event.id}: row image is not an object: {row!r}")
     if fast is None:
         fast = fast_rebuild_ok(model)
-    return model, rebuild(model, row, using, fast=fast)
+    instance = rebuild(model, row, using, fast=fast)
+    # The idempotency key of hand-offs (rowsync.events.handoff.event_id).
+    instance._rowsync_event_id = event.id  # type: ignore[attr-defined]
+    return model, instance
 
 
 def deliver(events: Iterable[EventLike], using: str, origin: Any = None) -> list[Outcome]:

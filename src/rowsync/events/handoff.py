@@ -7,8 +7,8 @@ mode of its own (``delivery="worker"``: ``manage.py rowsync worker`` enqueues th
 
 Nothing here imports ``django.tasks``: any object with ``enqueue(payload)`` works, which
 keeps this module importable on Django 5.2 (:func:`tasks_available` tells whether
-Django's task framework exists). For Celery, call ``your_task.delay(event_payload(...))``
-from a receiver (see ``docs/events.md``).
+Django's task framework exists). For Celery, :mod:`rowsync.events.celery` publishes after
+the commit with the event id as the task id (see ``docs/celery.md``).
 """
 
 from __future__ import annotations
@@ -28,10 +28,18 @@ from django.dispatch import Signal
 from django.utils.duration import duration_iso_string
 
 from rowsync.events import signals as rowsync_signals
+from rowsync.events.context import current_context
 from rowsync.events.rebuild import rebuild
 from rowsync.events.receivers import receiver_delivery
 
-__all__ = ["Enqueueable", "event_payload", "handoff", "instance_from_payload", "tasks_available"]
+__all__ = [
+    "Enqueueable",
+    "event_id",
+    "event_payload",
+    "handoff",
+    "instance_from_payload",
+    "tasks_available",
+]
 
 
 class Enqueueable(Protocol):
@@ -68,6 +76,29 @@ def _json(value: Any) -> Any:
             return str(value)
 
 
+def event_id(instance: models.Model) -> int | None:
+    """Return the id of the event (``DeletedRow``) whose delivery signalled ``instance``.
+
+    Every delivery that reads the event table sets it: the worker, replay, and the
+    in-process phases for the events they read from the event table. It is None for rows
+    Django's collector signalled itself (no event is kept for them) and for rows the
+    in-process phases deliver straight from an inbox (see ``docs/celery.md``).
+    """
+    value = getattr(instance, "_rowsync_event_id", None)
+    return None if value is None else int(value)
+
+
+def _context_of(instance: models.Model) -> Any:
+    """Return the actor context of the delivery of ``instance``.
+
+    rowsync's deliveries set it on the instance; for rows Django's collector signals
+    itself, it is the context of the code deleting them (in effect while Django sends).
+    """
+    if hasattr(instance, "_rowsync_context"):
+        return instance._rowsync_context
+    return current_context()
+
+
 def event_payload(
     sender: type[models.Model],
     instance: models.Model,
@@ -82,7 +113,8 @@ def event_payload(
 
     Returns:
         ``{"signal": "post_delete" | "post_db_update", "model": "app_label.model",
-        "pk": ..., "using": ..., "row": {column: value}, "context": ...}``, plus
+        "pk": ..., "using": ..., "row": {column: value}, "context": ...,
+        "event_id": int | None}`` (see :func:`event_id`), plus
         ``"changes"`` for ``post_db_update``. Fields the instance defers are left out of
         ``row`` (they stay deferred when rebuilt).
     """
@@ -98,7 +130,8 @@ def event_payload(
         "pk": _json(instance.pk),
         "using": using,
         "row": row,
-        "context": _json(getattr(instance, "_rowsync_context", None)),
+        "context": _json(_context_of(instance)),
+        "event_id": event_id(instance),
     }
     if "changes" in kwargs:
         payload["changes"] = _json(kwargs["changes"])
