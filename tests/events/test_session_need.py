@@ -1,10 +1,10 @@
 """Which ORM deletes open a capture session: only those whose rows someone may need.
 
 A delete whose captured rows have no ``post_delete`` / ``post_db_update`` receiver in this
-process, none in ``"worker"`` mode and none in the identity map that the database removes
-runs Django's queries only; the rows its triggers record are removed after the commit
-(nothing piles up without a worker). Every other delete keeps its session: each row is
-delivered once, in its mode."""
+process, none in ``"worker"`` mode and none held by an identity map that the database
+removes (``test_session_need_identity.py``) runs Django's queries only; the rows its
+triggers record are removed after the commit (nothing piles up without a worker). Every
+other delete keeps its session: each row is delivered once, in its mode."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from django.db.models.signals import post_delete, pre_delete
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from blog.models import Article, Blog, Category, UserInfo
-from rowsync import identity
 from rowsync.events import inbox, need
 from rowsync.events.signals import post_db_update
 from rowsync.events.worker import Worker
@@ -205,45 +203,6 @@ def test_the_rule_follows_connect_and_disconnect(connect):
     connect.add(post_db_update, Review)
     assert need.needs_session(models) is True
     assert need.needs_session(frozenset({Ledger})) is False
-
-
-@pytest.fixture
-def quiet_blog():
-    """The example blog's Article receivers, disconnected for the test."""
-    from blog import receivers
-
-    uids = ["blog.delete_attachment", "blog.invalidate_cache", "blog.audit_article"]
-    for uid in uids:
-        post_delete.disconnect(sender=receivers.Article, dispatch_uid=uid)
-    yield
-    receivers.connect()
-
-
-@pytest.mark.usefixtures("quiet_blog")
-def test_the_identity_map_needs_a_session_where_the_database_removes_mapped_rows():
-    assert need.needs_session(frozenset({Blog})) is True  # DB_CASCADE into Article
-    assert need.needs_session(frozenset({Category})) is True  # DB_SET_NULL on Article
-    assert need.needs_session(frozenset({Article})) is False  # Django's query evicts
-
-
-@pytest.mark.usefixtures("quiet_blog")
-def test_mapped_rows_leave_the_identity_map_with_or_without_a_session():
-    user = UserInfo.objects.create(username="u")
-    blog = Blog.objects.create(title="b", site="s", theme="t", user=user)
-    first, second = (
-        Article.objects.create(title=t, desc="d", blog=blog, create_time="2026-01-02")
-        for t in "xy"
-    )
-    pks = [first.pk, second.pk]
-    assert Article.objects.get(pk=pks[0]) is first
-    inside, _after = rowsync_queries_of(Article.objects.filter(pk=pks[0]).delete)
-    assert inside == []
-    assert identity.get_cached(Article, pks[0]) is None
-    assert Article.objects.get(pk=pks[1]) is second
-    inside, _after = rowsync_queries_of(blog.delete)
-    assert inside != []
-    assert identity.get_cached(Article, pks[1]) is None
-    assert left_over() == 0
 
 
 # --- kept: someone needs the rows; each delivered once, in its mode ---------------------------

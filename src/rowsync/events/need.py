@@ -8,9 +8,12 @@ remove (or change, ``SET NULL``/``SET DEFAULT``) can be needed by someone:
   mode: connected with this model as sender, or with none);
 * its model's delivery mode is ``"worker"`` (a worker may connect receivers this process
   lacks, so its events must reach the worker);
-* its model is in the identity map and the *database* may delete or change its rows
-  (through a foreign key it acts on): the map must forget or update them. Rows Django's
-  delete queries remove are evicted by the identity map's own hooks.
+* its model is in the identity map, the *database* may delete or change its rows
+  (through a foreign key it acts on), and some map of the process holds one of its rows
+  (or a Django ``pre_delete``/``post_delete`` receiver, which runs inside the delete,
+  may load one): the map must forget or update them. Rows Django's delete queries
+  remove are evicted by the identity map's own hooks, so the rows the delete collected
+  itself are not counted. A map that holds none of those rows has nothing to forget.
 
 The captured models are those of :func:`rowsync.events.capture.cascade_closure`: the
 models the delete removes rows of and every model the database deletes or changes from
@@ -27,23 +30,26 @@ worker nothing piles up, as with a session; a rolled-back delete takes its rows 
 The verdict is cached per set of deleted models. Connecting or disconnecting a receiver
 empties the receiver caches of ``post_delete`` and ``post_db_update``
 (``Signal.sender_receivers_cache``): a marker kept in those caches tells whether the
-verdicts still hold, so a delete pays a few dictionary lookups.
+verdicts still hold, so a delete pays a few dictionary lookups. What the identity maps
+hold changes all the time: that part is asked at each delete, and only when a mapped
+model is within the database's reach.
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db import connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import Signal
 
-from rowsync import conf
+from rowsync import conf, identity
 from rowsync.events.capture import cascade_closure, db_action, is_captured, reverse_relations
 from rowsync.events.instances import is_mapped
 from rowsync.events.plan import Mode, model_mode
@@ -61,8 +67,20 @@ class _Marker:
 _MARKER = _Marker()
 _SIGNALS: tuple[Signal, ...] = (post_delete, post_db_update)
 
-# {(settings, deleted models): whether the delete needs a session}
-_VERDICTS: dict[tuple[str, frozenset[type[models.Model]]], bool] = {}
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What a delete of a set of models needs, as far as receivers and settings tell."""
+
+    #: A receiver (here or in a worker) may want the rows: a session, always.
+    always: bool
+    #: Mapped, captured models whose rows the database removes or changes: a session
+    #: while some identity map holds one of their rows.
+    watched: tuple[type[models.Model], ...] = ()
+
+
+# {(settings, deleted models): what the delete needs}
+_VERDICTS: dict[tuple[str, frozenset[type[models.Model]]], _Verdict] = {}
 
 # {connection (per thread): {captured model whose unclaimed rows go after the commit}}
 _PENDING: weakref.WeakKeyDictionary[BaseDatabaseWrapper, set[type[models.Model]]] = (
@@ -127,16 +145,43 @@ def _database_reaches(deleted: frozenset[type[models.Model]]) -> set[type[models
     return cascade_closure(below, changed=True) | changed
 
 
-def _verdict(deleted: frozenset[type[models.Model]]) -> bool:
+def _verdict(deleted: frozenset[type[models.Model]]) -> _Verdict:
     captured = _captured(deleted)
     if any(model_needs(m) for m in captured):
-        return True
+        return _Verdict(always=True)
     mapped = [m for m in captured if is_mapped(m)]
-    return bool(mapped) and not _database_reaches(deleted).isdisjoint(mapped)
+    if not mapped:
+        return _Verdict(always=False)
+    reached = _database_reaches(deleted)
+    return _Verdict(always=False, watched=tuple(m for m in mapped if m in reached))
 
 
-def needs_session(deleted: frozenset[type[models.Model]]) -> bool:
-    """Return whether an ORM delete of rows of ``deleted`` needs a capture session."""
+def _maps_hold(
+    watched: Iterable[type[models.Model]],
+    using: str,
+    collected: Mapping[type[models.Model], Iterable[models.Model]],
+) -> bool:
+    """Return whether an identity map holds (or may load during the delete) watched rows."""
+    # Django sends these inside Collector.delete: a receiver may load a row the database
+    # removes a moment later, after the decision is taken.
+    if any(pre_delete.has_listeners(m) or post_delete.has_listeners(m) for m in collected):
+        return True
+    return any(identity.holds_rows(m, using, collected) for m in watched)
+
+
+def needs_session(
+    deleted: frozenset[type[models.Model]],
+    using: str = DEFAULT_DB_ALIAS,
+    collected: Mapping[type[models.Model], Iterable[models.Model]] | None = None,
+) -> bool:
+    """Return whether an ORM delete of rows of ``deleted`` needs a capture session.
+
+    Args:
+        deleted: The models the delete removes rows of (collected or fast-deleted).
+        using: The database alias of the delete.
+        collected: ``Collector.data``: the instances Django's own ``DELETE`` removes
+            (their rows leave the identity maps without a session).
+    """
     if not _fresh():
         _VERDICTS.clear()
         _mark()
@@ -144,7 +189,9 @@ def needs_session(deleted: frozenset[type[models.Model]]) -> bool:
     found = _VERDICTS.get(key)
     if found is None:
         found = _VERDICTS[key] = _verdict(deleted)
-    return found
+    if found.always or not found.watched:
+        return found.always
+    return _maps_hold(found.watched, using, collected or {})
 
 
 def leave(using: str, deleted: frozenset[type[models.Model]]) -> None:

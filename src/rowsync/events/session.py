@@ -364,7 +364,7 @@ def capture_step(collector: Collector, proceed: Callable[[], Any]) -> Any:
     deleted = _deleted_models(collector)
     if not may_record(deleted) or not is_supported(connections[using]):
         return proceed()  # no capture trigger can fire: Django's queries only
-    if not _stack.get(using) and not need.needs_session(frozenset(deleted)):
+    if not _stack.get(using) and not need.needs_session(frozenset(deleted), using, collector.data):
         # Nobody can need the rows: Django's queries only; the rows go after the commit.
         result = proceed()
         need.leave(using, frozenset(deleted))

@@ -12,6 +12,8 @@ Public API (also re-exported by :mod:`rowsync`):
   database deleted or changed (no-ops for unmapped models or absent rows);
 * :func:`get_cached`, :func:`evict`, :func:`is_mapped`: per-instance helpers that
   work for setting-enabled models too;
+* :func:`holds_rows`: whether any map of the process holds rows of a model (how the
+  events subsystem tells whether a database cascade concerns the map at all);
 * :func:`set_database_actions`: how the ondelete subsystem tells which foreign keys the
   database changes when their target row is deleted (mapped children kept in step);
 * :func:`unmapped`: a block whose loads build plain instances (what rowsync's events use
@@ -22,6 +24,7 @@ Subsystems import this package, never its modules.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -31,10 +34,17 @@ from rowsync._typing import DbAlias, IdentityKey
 from rowsync.identity.dbactions import set_source as set_database_actions
 from rowsync.identity.fastdelete import use_delete_returning
 from rowsync.identity.freshness import discard_row, update_row
-from rowsync.identity.keys import REGISTRY, IdentityOptions, is_mapped, normalise_pk, pk_of
+from rowsync.identity.keys import (
+    REGISTRY,
+    IdentityOptions,
+    is_mapped,
+    mapped_family,
+    normalise_pk,
+    pk_of,
+)
 from rowsync.identity.map import IdentityConflict, IdentityMap
 from rowsync.identity.queryset import populate_existing
-from rowsync.identity.scope import SHARED, current_map, identity_scope, map_for
+from rowsync.identity.scope import SHARED, current_map, identity_scope, live_maps, map_for
 from rowsync.identity.signals import flush, post_flush, pre_flush
 
 __all__ = [
@@ -52,6 +62,7 @@ __all__ = [
     "evict",
     "flush",
     "get_cached",
+    "holds_rows",
     "identity_scope",
     "is_mapped",
     "options_for",
@@ -104,6 +115,48 @@ def evict(instance: Model) -> None:
     opts = REGISTRY.get(type(instance))
     if opts is not None:
         map_for(opts).remove(opts, pk_of(opts, instance), instance._state.db)
+
+
+def holds_rows(
+    model: type[Model],
+    using: DbAlias,
+    besides: Mapping[type[Model], Iterable[Model]] | None = None,
+) -> bool:
+    """Return whether some identity map of the process holds a row of ``model`` from ``using``.
+
+    Every context's map and the shared map are asked, for ``model`` and its mapped MTI
+    subclasses (an instance of a child holds its parent's row too; a parent's instance
+    holds no row of a child table). Rows of ``besides`` are not counted: a delete passes
+    what Django's own ``DELETE`` removes (``Collector.data``), whose rows that query
+    evicts from every map, with the rest of their MTI family.
+
+    Args:
+        model: A model (concrete or proxy); False if it is not mapped.
+        using: The database alias of the rows.
+        besides: ``{model: instances}`` whose rows are left out.
+
+    Returns:
+        True when a live instance of such a row is mapped (or another thread was
+        changing a map meanwhile), False when none is.
+    """
+    base = REGISTRY.get(model)
+    if base is None:
+        return False
+    family = mapped_family(model)
+    skip = {
+        pk_of(opts, obj)
+        for other, objs in (besides or {}).items()
+        if (opts := REGISTRY.get(other)) is not None and opts.concrete in family
+        for obj in objs
+    }
+    for concrete in family:
+        if not issubclass(concrete, base.concrete):
+            continue  # a parent table: the rows asked about are not its own
+        opts = REGISTRY[concrete]
+        maps = [SHARED] if opts.shared else live_maps()
+        if any(m.holds(opts, using, skip) for m in maps):
+            return True
+    return False
 
 
 def unmapped() -> AbstractContextManager[object]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 from django.db.models import Model
 
@@ -175,6 +175,34 @@ class IdentityMap:
         if self.views:
             for vkey in [k for k in self.views if k[1] == tkey and k[2] == pk]:
                 self.views.pop(vkey, None)
+
+    def holds(self, opts: IdentityOptions, db: DbAlias, skip: Container[object] = ()) -> bool:
+        """Return whether a live instance of a row of ``db`` is mapped, other than ``skip``.
+
+        Args:
+            opts: The model's options (its table in this map).
+            db: The database alias of the rows asked about.
+            skip: Keys (as the map stores them) not to count.
+
+        Another thread changing the map meanwhile makes the answer True: callers take it
+        as "maybe", never as "no".
+        """
+        tkey = opts.table_key(db)
+        try:
+            for pk, obj in (self.strong.get(tkey) or {}).items():
+                if pk not in skip and obj._state.db == db:
+                    return True
+            for pk, ref in (self.weak.get(tkey) or {}).items():
+                live = ref() if pk not in skip else None
+                if live is not None and live._state.db == db:
+                    return True
+            for (_cls, vkey, pk), ref in self.views.items():
+                live = ref() if vkey == tkey and pk not in skip else None
+                if live is not None and live._state.db == db:
+                    return True
+        except RuntimeError:  # changed by another thread while iterated
+            return True
+        return False
 
     # -- public verbs ---------------------------------------------------------
     @staticmethod

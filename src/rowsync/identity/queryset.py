@@ -46,12 +46,11 @@ _get_session = scope._CURRENT.get
 def _pk_from_args(
     pk_lookups: frozenset[str], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    if kwargs:
-        if args or len(kwargs) != 1:
-            return _MISSING
-        ((key, value),) = kwargs.items()
-        return value if key in pk_lookups else _MISSING
-    if len(args) != 1:
+    """Return the key of ``get(Q(pk=...))``, ``_MISSING`` for any other arguments.
+
+    ``get(pk=...)`` alone is answered inline by :func:`get_from_map`.
+    """
+    if kwargs or len(args) != 1:
         return _MISSING
     q = args[0]
     if type(q) is not Q or q.negated or len(q.children) != 1:
