@@ -223,3 +223,58 @@ def test_a_captured_model_whose_migration_has_not_run_yet_breaks_nothing():
         install_objects(connection, objects)
         inbox.forget_tables()
     assert INBOX in connection.introspection.table_names()
+
+
+class Statements:
+    """Record the SQL run on the default connection (``execute_wrapper``)."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        self.sql.append(sql)
+        return execute(sql, params, many, context)
+
+    def on_inboxes(self, verb: str = "") -> list[str]:
+        return [s for s in self.sql if "rowsync_cb_" in s and verb in s]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_worker_looks_into_every_inbox_with_one_query():
+    # A wake-up with nothing in the inboxes must not cost one statement per inbox.
+    assert len(inbox.present("default", inbox.specs("default"))) > 1
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        assert Worker(using="default", batch_size=10).run_once() == 0
+    assert len(statements.on_inboxes()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_moves_only_from_the_inboxes_holding_free_rows():
+    articles = make_articles(2)
+    raw_delete([a.pk for a in articles])
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        assert Worker(using="default", batch_size=10).run_once() == 2
+    moves = statements.on_inboxes("DELETE")
+    assert len(moves) == 1 and INBOX in moves[0]
+    assert inbox_rows() == 0
+
+
+def test_holding_sees_free_rows_and_leases_that_ran_out_only():
+    boxes = inbox.present("default", inbox.specs("default"))
+    assert inbox.holding("default", boxes) == ()
+    (article,) = make_articles(1)
+    raw_delete([article.pk])
+    (box,) = inbox.holding("default", boxes)
+    assert box.inbox == INBOX
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {q(INBOX)} SET {q('rowsync_claim')} = %s, {q('rowsync_until')} = %s",
+            ["someone", "2999-01-01 00:00:00"],
+        )
+    assert inbox.holding("default", boxes) == ()
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {q(INBOX)} SET {q('rowsync_until')} = %s", ["2000-01-01 00:00:00"])
+    assert inbox.holding("default", boxes) == (box,)
