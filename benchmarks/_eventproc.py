@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: rowsync's source tree under test (``ROWSYNC_BENCH_SRC``: compare another checkout).
+SRC = Path(os.environ.get("ROWSYNC_BENCH_SRC", ROOT / "src"))
 
 
 def child_env(engine: str, delivery: str, suffix: str) -> dict[str, str]:
@@ -38,13 +40,13 @@ def child_env(engine: str, delivery: str, suffix: str) -> dict[str, str]:
         ROWSYNC_TEST_DB_SUFFIX=suffix,
         ROWSYNC_BENCH_DELIVERY=delivery,
         DJANGO_SETTINGS_MODULE="benchmarks.event_settings",
-        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), str(ROOT / "example")]),
+        PYTHONPATH=os.pathsep.join([str(SRC), str(ROOT), str(ROOT / "example")]),
     )
 
 
 def setup() -> None:
     """Set Django up in this process (the parent or a child)."""
-    for path in (ROOT / "src", ROOT, ROOT / "example"):
+    for path in (ROOT, ROOT / "example", SRC):
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
     import django
@@ -121,8 +123,8 @@ def _wait_until(moment: float) -> None:
 def client(args: dict[str, Any]) -> dict[str, Any]:
     """Delete one book per tick (its chapter goes by the database's cascade).
 
-    Args (keys): ``pairs`` (book, chapter), ``start`` (epoch), ``interval`` (seconds),
-    ``receiver`` (on-commit runs: the receiver runs in this process).
+    Args (keys): ``pairs`` (book, chapter), ``start`` (epoch), ``offset`` and
+    ``interval`` (seconds), ``receiver`` (on-commit runs: the receiver runs in this process).
     """
     from django.db import transaction
 
@@ -135,7 +137,7 @@ def client(args: dict[str, Any]) -> dict[str, Any]:
     late: list[float] = []
     Book.objects.exists()  # connect before the clock starts
     for tick, (book, chapter) in enumerate(args["pairs"]):
-        due = args["start"] + tick * args["interval"]
+        due = args["start"] + args["offset"] + tick * args["interval"]
         _wait_until(due)
         late.append(time.time() - due)
 
@@ -198,6 +200,7 @@ class Child:
         self.proc = subprocess.Popen(
             [sys.executable, __file__, role, payload],
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -209,7 +212,13 @@ class Child:
         if line.strip() != "ready":
             raise SystemExit(f"benchmark process failed to start: {line!r}")
 
-    def result(self, *, stop: bool = False, timeout: float = 120.0) -> dict[str, Any]:
+    def go(self, start: float) -> None:
+        """Tell the ready process when to begin (``time.time()``)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{start!r}\n")
+        self.proc.stdin.close()
+
+    def result(self, *, stop: bool = False, timeout: float = 900.0) -> dict[str, Any]:
         """Stop the process (SIGTERM) if asked, wait for it, return its JSON result."""
         if stop:
             self.proc.send_signal(signal.SIGTERM)
@@ -227,7 +236,10 @@ def anything_pending() -> bool:
 
     # The inboxes first: rows only ever move from an inbox into the event table, so a
     # refill committing between the two queries cannot hide them.
-    if inbox.holding("default", inbox.present("default", inbox.specs("default"))):
+    boxes = inbox.present("default", inbox.specs("default"))
+    if hasattr(inbox, "holding") and inbox.holding("default", boxes):
+        return True
+    if not hasattr(inbox, "holding") and inbox.pending_count("default"):  # older trees
         return True
     return DeletedRow.objects.filter(status=DeletedRow.Status.PENDING).exists()
 
@@ -281,7 +293,11 @@ def main() -> None:
     role, raw = sys.argv[1], sys.argv[2]
     args = json.loads(raw)
     setup()
+    from django.db import connections
+
+    connections["default"].ensure_connection()
     print("ready", flush=True)
+    args["start"] = args.get("start") or float(sys.stdin.readline())
     result = {"client": client, "worker": worker}[role](args)
     Path(args["out"]).write_text(json.dumps(result))
 

@@ -40,11 +40,13 @@ def run_case(opts: argparse.Namespace, workers: int, receiver: str) -> dict[str,
     ep.prepare(opts.events, backlog=True)
     expected = _backlog_pks()
     env = ep.child_env(opts.db, "worker", opts.suffix)
-    start = time.time() + opts.warmup
-    args = {"receiver": receiver, "listen": True, "batch": opts.batch, "start": start}
+    args = {"receiver": receiver, "listen": True, "batch": opts.batch}
     children = [ep.Child("worker", args, env) for _ in range(workers)]
     for child in children:
         child.wait_ready()
+    start = time.time() + opts.warmup
+    for child in children:
+        child.go(start)
     load_before = ep.load()
     done = ep.wait_delivered(600.0 + opts.warmup)
     results = [child.result(stop=True) for child in children]
@@ -162,7 +164,7 @@ def main() -> None:
     parser.add_argument("--receivers", default="noop,row", help="noop, row; comma separated.")
     parser.add_argument("--batch", type=int, default=None, help="ROWSYNC_WORKER_BATCH_SIZE.")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--warmup", type=float, default=3.0, help="Seconds to start workers.")
+    parser.add_argument("--warmup", type=float, default=0.5, help="Seconds before the start.")
     parser.add_argument("--suffix", default="bench_latency", help="Database name suffix.")
     parser.add_argument("--json", default=None, help="Write runs and medians to this file.")
     parser.add_argument("--chart", default=None, help="Draw a PNG chart to this path.")

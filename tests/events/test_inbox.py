@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 
 import pytest
 from django.db import connection, transaction
@@ -278,3 +280,66 @@ def test_holding_sees_free_rows_and_leases_that_ran_out_only():
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {q(INBOX)} SET {q('rowsync_until')} = %s", ["2000-01-01 00:00:00"])
     assert inbox.holding("default", boxes) == (box,)
+
+
+@pytest.mark.requires("supports_notify")
+@pytest.mark.requires("supports_skip_locked")
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_worker_looks_again_soon_while_another_worker_moves_the_inbox_rows():
+    # Another worker's refill holds the inbox rows; it announces nothing when it commits
+    # (it would wake every worker), so waiting for a notification or the poll would leave
+    # the rows it moved to it alone.
+    articles = make_articles(3)
+    raw_delete([a.pk for a in articles])
+    moving, release, looked = threading.Event(), threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def mover():
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    for sql in get_backend(connection).worker_refill_sql():
+                        cursor.execute(sql)
+                assert inbox.move_free("default", 100) == 3
+                moving.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    worker = Worker(using="default", batch_size=10, poll_interval=60, progress_interval=0)
+
+    def note_take(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith(f'DELETE FROM "{DeletedRow._meta.db_table}"'):
+            looked.set()
+        return result
+
+    def run():
+        try:
+            with connection.execute_wrapper(note_take):
+                worker.run()
+        finally:
+            connection.close()
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_delete.connect(receiver, sender=Article, weak=False)
+    threads = [threading.Thread(target=mover), threading.Thread(target=run)]
+    try:
+        threads[0].start()
+        assert moving.wait(10)
+        threads[1].start()
+        assert looked.wait(30)  # the worker found the rows held by the mover, took nothing
+        time.sleep(0.2)
+        release.set()
+        deadline = time.monotonic() + 10
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        release.set()
+        worker.stop()
+        for thread in threads:
+            thread.join(10)
+        post_delete.disconnect(receiver, sender=Article)
+    assert sorted(seen) == sorted(a.pk for a in articles)
