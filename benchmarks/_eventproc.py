@@ -182,6 +182,8 @@ def worker(args: dict[str, Any]) -> dict[str, Any]:
         "arrivals": arrivals,
         "delivered": stats.delivered,
         "notified": stats.notified,
+        "failed": stats.failed,
+        "dead": stats.dead,
         "batches": stats.batches,
     }
 

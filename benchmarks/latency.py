@@ -120,6 +120,8 @@ def _finish(
         "max_ms": max(ms, default=float("nan")),
         "client_late_max_ms": 1000 * max(r["late_max"] for r in client_results),
         "notified": sum(r["notified"] for r in worker_results),
+        "failed_attempts": sum(r.get("failed", 0) for r in worker_results),
+        "dead_letters": sum(r.get("dead", 0) for r in worker_results),
         "load": ep.load(),
         **ep.check((c for _b, c in pairs), arrivals),
     }
@@ -133,7 +135,8 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         group = [r for r in runs if (r["mode"], r["rate"]) == (mode, rate)]
         row: dict[str, Any] = {"mode": mode, "rate": rate, "repeats": len(group)}
         for name in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "client_late_max_ms"):
-            row[name] = statistics.median(r[name] for r in group)
+            values = [r[name] for r in group if r[name] == r[name]]  # a run that delivered
+            row[name] = statistics.median(values) if values else float("nan")  # nothing: NaN
             row[name.replace("_ms", "_all")] = [round(r[name], 2) for r in group]
         for name in ("expected", "delivered", "duplicated", "lost", "unexpected"):
             row[name] = sum(r[name] for r in group)
@@ -197,7 +200,11 @@ def main() -> None:
     parser.add_argument("--suffix", default="bench_latency", help="Database name suffix.")
     parser.add_argument("--json", default=None, help="Write runs and medians to this file.")
     parser.add_argument("--chart", default=None, help="Draw a PNG chart to this path.")
+    parser.add_argument("--from-json", default=None, help="Only print and draw a saved run.")
     opts = parser.parse_args()
+    if opts.from_json:
+        report(opts, json.loads(Path(opts.from_json).read_text())["runs"], {})
+        return
     os.environ.update(ep.child_env(opts.db, "worker", opts.suffix))
     ep.setup()
     from django.core.management import call_command
@@ -213,6 +220,11 @@ def main() -> None:
             for rate in (float(r) for r in opts.rates.split(",")):
                 runs.append(run_case(opts, mode, rate))
                 print(json.dumps(runs[-1]), file=sys.stderr)
+    report(opts, runs, server)
+
+
+def report(opts: argparse.Namespace, runs: list[dict[str, Any]], server: dict[str, str]) -> None:
+    """Print the table of medians; write the JSON and the chart when asked."""
     rows = summarize(runs)
     import django
 
