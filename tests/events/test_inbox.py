@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 
 import pytest
 from django.db import connection, transaction
@@ -223,3 +225,121 @@ def test_a_captured_model_whose_migration_has_not_run_yet_breaks_nothing():
         install_objects(connection, objects)
         inbox.forget_tables()
     assert INBOX in connection.introspection.table_names()
+
+
+class Statements:
+    """Record the SQL run on the default connection (``execute_wrapper``)."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        self.sql.append(sql)
+        return execute(sql, params, many, context)
+
+    def on_inboxes(self, verb: str = "") -> list[str]:
+        return [s for s in self.sql if "rowsync_cb_" in s and verb in s]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_worker_looks_into_every_inbox_with_one_query():
+    # A wake-up with nothing in the inboxes must not cost one statement per inbox.
+    assert len(inbox.present("default", inbox.specs("default"))) > 1
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        assert Worker(using="default", batch_size=10).run_once() == 0
+    assert len(statements.on_inboxes()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_moves_only_from_the_inboxes_holding_free_rows():
+    articles = make_articles(2)
+    raw_delete([a.pk for a in articles])
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        assert Worker(using="default", batch_size=10).run_once() == 2
+    moves = statements.on_inboxes("DELETE")
+    assert len(moves) == 1 and INBOX in moves[0]
+    assert inbox_rows() == 0
+
+
+def test_holding_sees_free_rows_and_leases_that_ran_out_only():
+    boxes = inbox.present("default", inbox.specs("default"))
+    assert inbox.holding("default", boxes) == ()
+    (article,) = make_articles(1)
+    raw_delete([article.pk])
+    (box,) = inbox.holding("default", boxes)
+    assert box.inbox == INBOX
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {q(INBOX)} SET {q('rowsync_claim')} = %s, {q('rowsync_until')} = %s",
+            ["someone", "2999-01-01 00:00:00"],
+        )
+    assert inbox.holding("default", boxes) == ()
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {q(INBOX)} SET {q('rowsync_until')} = %s", ["2000-01-01 00:00:00"])
+    assert inbox.holding("default", boxes) == (box,)
+
+
+@pytest.mark.requires("supports_notify")
+@pytest.mark.requires("supports_skip_locked")
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_worker_looks_again_soon_while_another_worker_moves_the_inbox_rows():
+    # Another worker's refill holds the inbox rows; it announces nothing when it commits
+    # (it would wake every worker), so waiting for a notification or the poll would leave
+    # the rows it moved to it alone.
+    articles = make_articles(3)
+    raw_delete([a.pk for a in articles])
+    moving, release, looked = threading.Event(), threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def mover():
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    for sql in get_backend(connection).worker_refill_sql():
+                        cursor.execute(sql)
+                assert inbox.move_free("default", 100) == 3
+                moving.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    worker = Worker(using="default", batch_size=10, poll_interval=60, progress_interval=0)
+
+    def note_take(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith(f'DELETE FROM "{DeletedRow._meta.db_table}"'):
+            looked.set()
+        return result
+
+    def run():
+        try:
+            with connection.execute_wrapper(note_take):
+                worker.run()
+        finally:
+            connection.close()
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_delete.connect(receiver, sender=Article, weak=False)
+    threads = [threading.Thread(target=mover), threading.Thread(target=run)]
+    try:
+        threads[0].start()
+        assert moving.wait(10)
+        threads[1].start()
+        assert looked.wait(30)  # the worker found the rows held by the mover, took nothing
+        time.sleep(0.2)
+        release.set()
+        deadline = time.monotonic() + 10
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        release.set()
+        worker.stop()
+        for thread in threads:
+            thread.join(10)
+        post_delete.disconnect(receiver, sender=Article)
+    assert sorted(seen) == sorted(a.pk for a in articles)

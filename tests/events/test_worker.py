@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -340,3 +341,42 @@ def test_retry_policy_back_off():
     jittery = RetryPolicy(base_delay=10, jitter=0.5)
     assert all(10 <= jittery.delay(1) <= 15 for _ in range(50))
     assert RetryPolicy(base_delay=0).delay(9) == 0
+
+
+@pytest.mark.requires("supports_notify")
+def test_a_listening_worker_waits_after_a_short_batch_instead_of_taking_again(receiver):
+    # A short batch emptied the queue: what commits later announces itself on the
+    # channel, so another take at once would find nothing (a wasted transaction per wake-up).
+    takes = []
+    worker = make_worker(batch_size=100, poll_interval=60, listen=True)
+
+    def count_takes(execute, sql, params, many, context):
+        if sql.startswith(f'DELETE FROM "{DeletedRow._meta.db_table}"'):
+            takes.append(sql)
+        return execute(sql, params, many, context)
+
+    def run():
+        try:
+            with connections["default"].execute_wrapper(count_takes):
+                worker.run()
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not takes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # the first pass found nothing: the worker waits on its channel
+        with transaction.atomic():
+            insert_events(3)
+        while len(receipt_keys()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert receipt_keys() == [1, 2, 3]
+    assert worker.stats.notified == 1
+    assert len(takes) == 2  # the first, empty pass; the one that took the 3 events

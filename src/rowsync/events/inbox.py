@@ -37,6 +37,7 @@ __all__ = [
     "counts",
     "drop_signalled",
     "forget_tables",
+    "holding",
     "lock",
     "move",
     "move_free",
@@ -253,6 +254,21 @@ def move_free(using: str, limit: int, boxes: Sequence[CaptureSpec] | None = None
             break
         moved += move(using, box, free, (), limit=limit - moved)
     return moved
+
+
+def holding(using: str, boxes: Sequence[CaptureSpec]) -> tuple[CaptureSpec, ...]:
+    """Return the ``boxes`` that hold rows a worker may move, asked in one query.
+
+    Run outside the worker's refill transaction (on SQLite its first statement must be
+    the write). A row another worker is moving may still be seen: the move skips it.
+    """
+    if not boxes:
+        return ()
+    sql = get_backend(connections[using]).inbox_holding_sql(boxes)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [])  # with parameters: "%%" in the condition means "%"
+        row = cursor.fetchone() or ()
+    return tuple(box for box, flag in zip(boxes, row, strict=True) if flag)
 
 
 def pending_count(using: str) -> int:

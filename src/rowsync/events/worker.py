@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import FrameType
+from typing import Literal
 
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
@@ -69,6 +70,10 @@ logger = logging.getLogger("rowsync.worker")
 #: How many batches' worth of inbox rows a worker moves into the queue at once.
 MOVE_BATCHES = 10
 
+#: Seconds an idle worker waits before looking again when other workers were moving the
+#: inbox rows into the queue (they are due as soon as those movers commit).
+BUSY_RETRY = 0.02
+
 
 class Worker(Wakeups):
     """Deliver pending events from the event table of one database.
@@ -106,6 +111,10 @@ class Worker(Wakeups):
         self.batch_size = batch_size or conf.worker_batch_size()
         #: Move inbox rows into the queue before the next claim (the queue ran low).
         self._refill = True
+        #: What the last refill found in the inboxes: "empty" (it moved every free row),
+        #: "more" (it moved its limit), "busy" (rows were there, all held by other movers).
+        self._inboxes: Literal["empty", "more", "busy"] = "more"
+        self._busy_waits = 0
         self.poll_interval = (
             conf.worker_poll_interval() if poll_interval is None else poll_interval
         )
@@ -146,18 +155,23 @@ class Worker(Wakeups):
         """Move rows the capture triggers left in the inboxes into the queue.
 
         Many batches' worth at once, committed on its own: nothing is delivered yet, so
-        nothing is lost if this process dies next. The inboxes are listed before the
-        transaction, whose first statement must be the write on SQLite.
+        nothing is lost if this process dies next. One query, before the transaction
+        (whose first statement must be the write on SQLite), finds the inboxes holding
+        such rows; when none does (a session moved its rows itself), that is all.
         """
-        boxes = inbox.present(self.using, inbox.specs(self.using))
-        if boxes:
-            begin = get_backend(connections[self.using]).worker_refill_sql()
-            with transaction.atomic(using=self.using):
-                if begin:
-                    with connections[self.using].cursor() as cursor:
-                        for sql in begin:
-                            cursor.execute(sql)
-                inbox.move_free(self.using, self.batch_size * MOVE_BATCHES, boxes)
+        boxes = inbox.holding(self.using, inbox.present(self.using, inbox.specs(self.using)))
+        if not boxes:
+            self._inboxes = "empty"
+            return
+        limit = self.batch_size * MOVE_BATCHES
+        begin = get_backend(connections[self.using]).worker_refill_sql()
+        with transaction.atomic(using=self.using):
+            if begin:
+                with connections[self.using].cursor() as cursor:
+                    for sql in begin:
+                        cursor.execute(sql)
+            moved = inbox.move_free(self.using, limit, boxes)
+        self._inboxes = "busy" if not moved else "more" if moved >= limit else "empty"
 
     def _run_batch(self) -> int:
         # DEBUG=True would keep every query of a long-lived worker.
@@ -289,7 +303,7 @@ class Worker(Wakeups):
                     and self.stats.delivered + self.stats.failed >= max_events
                 ):
                     break
-                if handled:
+                if self._pass_again(handled, listening=listener is not None):
                     continue
                 if drain:
                     break
@@ -299,6 +313,22 @@ class Worker(Wakeups):
                 listener.close()
         self._report(final=True)
         return self.stats
+
+    def _pass_again(self, handled: int, *, listening: bool) -> bool:
+        """Return whether to run the next pass at once (False: wait, or stop a drain)."""
+        if not handled:
+            # Rows were in the inboxes, all held by other workers moving them: they are
+            # due when those commit, and a refill announces nothing (it would wake every
+            # worker). Look again soon, for at most about one poll interval.
+            busy = self._inboxes == "busy" and self._busy_waits * BUSY_RETRY < self.poll_interval
+            self._busy_waits = self._busy_waits + 1 if busy else 0
+            if busy:
+                self._sleep(BUSY_RETRY)
+            return busy
+        self._busy_waits = 0
+        # After a short batch that found the inboxes drained, a live channel announces
+        # whatever commits next: another pass now would find nothing.
+        return not listening or handled >= self.batch_size or self._inboxes != "empty"
 
     def stop(self) -> None:
         """Ask the loop to stop after the current batch commits."""

@@ -120,6 +120,19 @@ class InboxMixin(CaptureMixin):
         """Return the condition on an inbox row that a worker may move it (no live lease)."""
         raise NotImplementedError
 
+    def inbox_holding_sql(self, specs: Sequence[Any]) -> str:
+        """Return one row: for each inbox, 1 if it holds a row a worker may move, else 0.
+
+        One statement for every inbox: a worker woken with nothing to move (the rows were
+        moved by the session that deleted them) pays one round trip, not one per inbox.
+        """
+        q = self.quote_name
+        free = self.inbox_free_sql()
+        return "SELECT " + ", ".join(
+            f"CASE WHEN EXISTS (SELECT 1 FROM {q(spec.inbox)} WHERE {free}) THEN 1 ELSE 0 END"
+            for spec in specs
+        )
+
     def inbox_move_sql(self, spec: Any, where: str, limit: int | None) -> list[tuple[str, int]]:
         """Return the statements that move inbox rows ``where`` selects into the event table.
 

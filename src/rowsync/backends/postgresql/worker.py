@@ -44,10 +44,13 @@ class PostgreSQLWorker(BaseBackend):
         read every pending row with a bitmap scan and sorted them: 30 ms per batch over a
         100,000-event backlog instead of 1 ms. Switched off for this one statement
         (``SET LOCAL``, https://www.postgresql.org/docs/current/runtime-config-query.html).
+        Both settings go in one round trip each way: a statement without parameters may
+        hold several commands (https://www.psycopg.org/psycopg3/docs/basic/from_pg2.html
+        #multiple-statements-in-the-same-query).
         """
         return (
-            ["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_sort = off"],
-            ["SET LOCAL enable_bitmapscan TO DEFAULT", "SET LOCAL enable_sort TO DEFAULT"],
+            ["SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"],
+            ["SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_sort TO DEFAULT"],
         )
 
     #: ``NOTIFY`` channel that announces new events to idle workers.
