@@ -128,6 +128,11 @@ class DeliveryMixin(InboxMixin):
         q = self.quote_name
         return "SELECT " + " + ".join(f"(SELECT COUNT(*) FROM {q(spec.inbox)})" for spec in specs)
 
+    def inbox_counts_sql(self, specs: Sequence[Any]) -> str:
+        """Return one row: how many rows each inbox holds, in the order of ``specs``."""
+        q = self.quote_name
+        return "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {q(spec.inbox)})" for spec in specs)
+
     def rows_lock_sql(self, table: str, where: str) -> str | None:
         """Return a ``SELECT`` locking the rows ``where`` of ``table`` (None: no row locks)."""
         if not self.connection.features.has_select_for_update:
