@@ -120,6 +120,9 @@ THRESHOLDS = [
     # A longer patience makes the silent worker alive again.
     (["--stale-after", "3600", "--max-stale", "0", "--require-workers", "2"], []),
     (["--max-pending", "0", "--max-dead", "0"], ["max-pending", "max-dead"]),
+    (["--require-worker", "alive-1"], []),
+    (["--require-worker", "alive-1", "--require-worker", "dead-1"], ["require-worker dead-1"]),
+    (["--require-worker", "nobody"], ["require-worker nobody"]),
 ]
 
 

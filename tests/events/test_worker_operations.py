@@ -111,7 +111,9 @@ def test_a_worker_beats_serves_metrics_and_leaves_cleanly(receipts):
         assert metrics[("rowsync_lag_seconds", (db,))] == 0
         assert ("process_cpu_seconds_total", ()) in metrics
 
-        code, out, err = status("--json", "--require-workers", "1", "--max-pending", "0")
+        code, out, err = status(
+            "--json", "--require-workers", "1", "--max-pending", "0", "--require-worker", "ops-1"
+        )
         assert code == 0, err
         doc = json.loads(out)
         assert doc["workers"]["alive"] == 1

@@ -12,14 +12,42 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+try:
+    import prometheus_client
+except ImportError:  # the prometheus extra (in the test extra, so present in CI)
+    prometheus_client = None
+
 from rowsync.events.heartbeat import Heartbeat, TrailingMinute, stale_after
 from rowsync.events.telemetry import WorkerObserver
 from rowsync.models import DeletedRow, WorkerHeartbeat
-from tests.events.worker_support import insert_events, make_worker, receipts, receiver
+from tests.events.worker_support import insert_events, make_worker
 
-__all__ = ["receipts", "receiver"]  # fixtures
+pytestmark = pytest.mark.django_db
 
-pytestmark = pytest.mark.django_db(transaction=True)
+
+class Receiver:
+    """A post_delete receiver of ``blog.Article`` that records pks and refuses ``FAIL``."""
+
+    def __init__(self):
+        self.FAIL = set()
+        self.seen = []
+
+    def __call__(self, sender, instance, **kwargs):
+        self.seen.append(str(instance.pk))
+        if str(instance.pk) in self.FAIL:
+            raise RuntimeError(f"receiver refuses article {instance.pk}")
+
+
+@pytest.fixture
+def receiver():
+    from django.db.models.signals import post_delete
+
+    from blog.models import Article
+
+    rec = Receiver()
+    post_delete.connect(rec, sender=Article, weak=False, dispatch_uid="tests.telemetry")
+    yield rec
+    post_delete.disconnect(sender=Article, dispatch_uid="tests.telemetry")
 
 
 class Spy(WorkerObserver):
@@ -96,6 +124,7 @@ def test_no_heartbeat_with_interval_zero(receiver):
     assert spy.rows == [None, None]
 
 
+@pytest.mark.django_db(transaction=True)  # renaming a table commits on MariaDB
 def test_a_failing_heartbeat_never_stops_delivery(receiver, caplog):
     """The heartbeat table is gone (renamed away): the worker warns and delivers."""
     table = WorkerHeartbeat._meta.db_table
@@ -108,6 +137,16 @@ def test_a_failing_heartbeat_never_stops_delivery(receiver, caplog):
     try:
         with caplog.at_level(logging.WARNING, logger="rowsync.worker"):
             stats = make_worker(batch_size=10, heartbeat=0.001, worker_id="w-4").run(drain=True)
+        # Meanwhile the status cannot be read: exit status 1, rowsync_up 0.
+        with pytest.raises(CommandError, match="rowsync_worker_heartbeat") as info:
+            call_command("rowsync", "status", stdout=StringIO())
+        assert info.value.returncode == 1
+        if prometheus_client is not None:
+            from rowsync.events.metrics import RowsyncCollector
+
+            registry = prometheus_client.CollectorRegistry()
+            registry.register(RowsyncCollector(["default"]))
+            assert scrape(registry) == {("rowsync_up", (("database", "default"),)): 0}
     finally:
         with connection.cursor() as cursor:
             cursor.execute(editor_sql.format(q(away), q(table)))

@@ -70,6 +70,13 @@ def add_arguments(parser: CommandParser) -> None:
         "--require-workers", type=_count, metavar="N", help="At least N alive workers."
     )
     limits.add_argument("--max-stale", type=_count, metavar="N", help="Stale heartbeats.")
+    limits.add_argument(
+        "--require-worker",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="The worker ID (its --worker-id) is alive (repeatable): a per-worker probe.",
+    )
 
 
 class Check(NamedTuple):
@@ -86,7 +93,7 @@ class Check(NamedTuple):
 
     def describe(self) -> str:
         """Return one line: the check, its value and limit, and whether it holds."""
-        sign = ">=" if self.name == "require-workers" else "<="
+        sign = ">=" if self.name.startswith("require-") else "<="
         verdict = "ok" if self.ok else "CROSSED"
         return f"{self.name}: {_num(self.value)} (wanted {sign} {_num(self.limit)}) {verdict}"
 
@@ -110,6 +117,10 @@ def evaluate(snap: Snapshot, options: dict[str, Any]) -> list[Check]:
             continue
         value = read(snap)
         checks.append(Check(name, limit, value, value >= limit if at_least else value <= limit))
+    alive = {w.worker_id for w in snap.workers if w.alive}
+    for worker_id in options.get("require_worker") or ():
+        value = int(worker_id in alive)
+        checks.append(Check(f"require-worker {worker_id}", 1, value, bool(value)))
     return checks
 
 
