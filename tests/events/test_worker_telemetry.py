@@ -118,6 +118,26 @@ def test_a_worker_replaces_its_own_old_row_and_forgets_day_old_ones(receiver):
     assert list(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == ["recent"]
 
 
+def test_heartbeats_send_no_model_signals(receiver):
+    from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+
+    heard = []
+
+    def spy(sender, **kwargs):
+        heard.append(sender.__name__)
+
+    hooks = (pre_save, post_save, pre_delete, post_delete)
+    for hook in hooks:
+        hook.connect(spy, weak=False, dispatch_uid="tests.telemetry.spy")
+    try:
+        insert_events(3)
+        make_worker(heartbeat=0.001, worker_id="w-quiet").run(drain=True)
+    finally:
+        for hook in hooks:
+            hook.disconnect(dispatch_uid="tests.telemetry.spy")
+    assert heard == ["Article"] * 3  # the events' own post_delete only
+
+
 def test_no_heartbeat_with_interval_zero(receiver):
     spy = Spy()
     make_worker(heartbeat=0, observers=[spy]).run(drain=True)

@@ -112,9 +112,8 @@ class Heartbeat(WorkerObserver):
         """Delete the row."""
         try:
             with transaction.atomic(using=worker.using):
-                WorkerHeartbeat.objects.using(worker.using).filter(
-                    worker_id=worker.worker_id
-                ).delete()
+                rows = WorkerHeartbeat.objects.using(worker.using)
+                rows.filter(worker_id=worker.worker_id)._raw_delete(worker.using)
         except DatabaseError as exc:
             logger.warning(
                 "heartbeat of worker %s not removed: %s",
@@ -158,13 +157,15 @@ class Heartbeat(WorkerObserver):
             "delivered_last_minute": delivered_minute,
             "failed_last_minute": failed_minute,
         }
+        # Plain statements (update, _raw_delete, bulk_create): no model signals, so the
+        # project's post_save / post_delete receivers never hear of heartbeats.
         if fresh:
-            rows.filter(seen_at__lt=Now() - FORGET_AFTER).delete()
-            rows.filter(worker_id=worker.worker_id).delete()
+            rows.filter(seen_at__lt=Now() - FORGET_AFTER)._raw_delete(worker.using)
+            rows.filter(worker_id=worker.worker_id)._raw_delete(worker.using)
         elif rows.filter(worker_id=worker.worker_id).update(seen_at=Now(), **counts):
             return
         # New, or deleted meanwhile (by an operator, a flush): insert it (again).
-        rows.create(
+        row = WorkerHeartbeat(
             worker_id=worker.worker_id,
             hostname=socket.gethostname()[:255],
             pid=os.getpid(),
@@ -172,3 +173,4 @@ class Heartbeat(WorkerObserver):
             seen_at=Now(),
             **counts,
         )
+        rows.bulk_create([row])
