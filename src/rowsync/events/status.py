@@ -16,7 +16,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connections
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, QuerySet
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -191,8 +191,17 @@ def _merged(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def _age() -> ExpressionWrapper:  # type: ignore[type-arg]
-    return ExpressionWrapper(Now() - F("created_at"), output_field=DurationField())
+def oldest_age(pending: QuerySet[DeletedRow]) -> float | None:
+    """Return the seconds since the oldest of ``pending`` was written (None: none).
+
+    ``MIN(created_at)`` and the database's ``NOW()`` in one query: the database's clock,
+    as the triggers' ``created_at`` is, and no per-row date arithmetic (which SQLite does
+    in Python).
+    """
+    found = pending.aggregate(oldest=Min("created_at"), now=Max(Now()))
+    if found["oldest"] is None:
+        return None
+    return _seconds(found["now"] - found["oldest"])
 
 
 def _seconds(value: timedelta | None) -> float | None:
@@ -259,7 +268,6 @@ def snapshot(using: str = "default", *, stale_after: float | None = None) -> Sna
     limit = default_stale_after() if stale_after is None else stale_after
     events = DeletedRow.objects.using(using)
     pending = events.filter(status=DeletedRow.Status.PENDING)
-    oldest = pending.aggregate(age=Max(_age()))["age"]
     now = timezone.now()
     return Snapshot(
         database=using,
@@ -268,7 +276,7 @@ def snapshot(using: str = "default", *, stale_after: float | None = None) -> Sna
         inbox=inbox_counts(using),
         dead=_by(events.filter(status=DeletedRow.Status.DEAD), "model_label"),
         in_flight=_by(pending.filter(claimed_until__gt=now), "claimed_by", models=False),
-        oldest_age=_seconds(oldest),
+        oldest_age=oldest_age(pending),
         stale_after=limit,
         workers=workers(using, limit),
     )
