@@ -167,8 +167,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def render(snap: Snapshot, checks: list[Check]) -> list[str]:
     """Return the human-readable report, line by line."""
     age = "-" if snap.oldest_age is None else f"{snap.oldest_age:.1f}s"
+    when = f"{snap.taken_at:%Y-%m-%d %H:%M:%S %Z}".rstrip()  # %Z: "UTC" when USE_TZ
     lines = [
-        f"rowsync status of database {snap.database!r} at {snap.taken_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"rowsync status of database {snap.database!r} at {when}",
         "",
         f"pending: {snap.pending_total} (oldest queued: {age}), "
         f"in flight: {sum(snap.in_flight.values())}, dead letters: {snap.dead_total}",
