@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
     [
         ("worker", "--drain"),
         ("replay", "--list"),
+        ("status",),
         ("check",),
     ],
 )

@@ -28,6 +28,7 @@ _POSITIVE_NUMBERS: dict[str, Callable[[], object]] = {
     "ROWSYNC_WORKER_POLL_INTERVAL": conf.worker_poll_interval,
     "ROWSYNC_WORKER_MAX_ATTEMPTS": conf.worker_max_attempts,
     "ROWSYNC_WORKER_RETRY_DELAY": conf.worker_retry_delay,
+    "ROWSYNC_WORKER_HEARTBEAT": conf.worker_heartbeat,
     "ROWSYNC_DELIVERY_BATCH_SIZE": conf.delivery_batch_size,
     "ROWSYNC_DELIVERY_LEASE": conf.delivery_lease,
 }

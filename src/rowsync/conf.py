@@ -133,6 +133,15 @@ def worker_retry_delay() -> tuple[float, float]:
     return float(first), float(longest)
 
 
+def worker_heartbeat() -> float:
+    """Return ``ROWSYNC_WORKER_HEARTBEAT``: seconds between a worker's heartbeats (10.0).
+
+    A worker records its heartbeat (``rowsync.WorkerHeartbeat``) at most this often, busy
+    or idle; ``manage.py rowsync status`` calls a worker stale after three missed ones.
+    """
+    return float(getattr(settings, "ROWSYNC_WORKER_HEARTBEAT", 10.0))
+
+
 def schema_autodetector_enabled() -> bool:
     """Return ``ROWSYNC_AUTODETECTOR``: whether makemigrations emits rowsync's objects (True)."""
     return bool(getattr(settings, "ROWSYNC_AUTODETECTOR", True))

@@ -23,6 +23,8 @@ from tests.console.support import ADMIN_SETTINGS, DEAD, dead, event, staff
 CHROMIUM = os.environ.get("ROWSYNC_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("ROWSYNC_CHROMEDRIVER", "/usr/bin/chromedriver")
 ROOT = Path(__file__).resolve().parents[2]
+#: Seconds to wait for a page a click loads (a loaded machine may take a while).
+WAIT = 20
 
 
 def leg() -> str:
@@ -57,7 +59,17 @@ def start_chromium() -> Any:
         raise unittest.SkipTest(problem)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        # No network but the live server: nothing to look up or update in the background.
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ):
         options.add_argument(arg)
     options.add_argument("--window-size=1400,1000")
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -72,6 +84,7 @@ class ConsoleInBrowser(StaticLiveServerTestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.driver = start_chromium()
+        cls.driver.implicitly_wait(WAIT)  # elements of a page still loading after a click
         cls.addClassCleanup(cls.driver.quit)
         cls.folder = artefacts()
         super().setUpClass()
@@ -83,6 +96,19 @@ class ConsoleInBrowser(StaticLiveServerTestCase):
         from selenium.webdriver.common.by import By
 
         return str(self.driver.find_element(By.CSS_SELECTOR, selector).text)
+
+    def shows(self, selector: str, fragment: str) -> bool:
+        """Wait (a click's page load may still run) until ``selector`` shows ``fragment``."""
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        found = ec.text_to_be_present_in_element((By.CSS_SELECTOR, selector), fragment)
+        try:
+            return bool(WebDriverWait(self.driver, WAIT).until(found))
+        except TimeoutException:
+            return False
 
     def login(self) -> None:
         from selenium.webdriver.common.by import By
@@ -104,19 +130,23 @@ class ConsoleInBrowser(StaticLiveServerTestCase):
         letters = [dead(model_label="blog.comment", table_name="blog_comment") for _ in "ab"]
         first = event(row={"nid": 41, "title": "Shown to the operator"})
         self.login()
-        assert "5 dead letters" in self.text("#changelist-form")
+        assert self.shows("#changelist-form", "5 dead letters"), self.text("#changelist-form")
         self.shot("dead-letters")
         self.driver.find_element(By.LINK_TEXT, "blog.comment").click()
-        assert "2 dead letters" in self.text("#changelist-form")
+        assert self.shows("#changelist-form", "2 dead letters"), self.text("#changelist-form")
         self.driver.find_element(By.ID, "action-toggle").click()
         Select(self.driver.find_element(By.NAME, "action")).select_by_value("replay")
         self.driver.find_element(By.NAME, "index").click()
-        assert self.text("#rowsync-confirm-count") == "2"
-        assert "Put 2 dead letters back in the worker's queue?" in self.text("#content")
+        assert self.shows("#rowsync-confirm-count", "2"), self.text("#content")
+        assert self.shows("#content", "Put 2 dead letters back in the worker's queue?"), self.text(
+            "#content"
+        )
         self.shot("replay-confirmation")
         self.driver.find_element(By.ID, "rowsync-confirm").click()
-        assert "Requeued 2 dead letters." in self.text("ul.messagelist")
-        assert "0 dead letters" in self.text("#changelist-form")
+        assert self.shows("ul.messagelist", "Requeued 2 dead letters."), self.text(
+            "ul.messagelist"
+        )
+        assert self.shows("#changelist-form", "0 dead letters"), self.text("#changelist-form")
         requeued = DeletedRow.objects.filter(pk__in=[e.pk for e in letters])
         assert set(requeued.values_list("status", "attempts")) == {("P", 0)}
         self.driver.find_element(By.ID, "rowsync-backlog-link").click()
@@ -125,5 +155,5 @@ class ConsoleInBrowser(StaticLiveServerTestCase):
         assert row.find_element(By.CSS_SELECTOR, ".dead").text == "0"
         self.shot("backlog")
         self.driver.get(f"{self.live_server_url}/admin/rowsync/deletedrow/{first.pk}/change/")
-        assert '"title": "Shown to the operator"' in self.text("#content")
+        assert self.shows("#content", '"title": "Shown to the operator"'), self.text("#content")
         self.shot("event-detail")

@@ -130,7 +130,7 @@ def test_rolled_back_savepoint_reaches_no_later_phase(modal):
     assert pending() == []
 
 
-def test_failed_on_commit_phase_falls_back_to_the_worker_without_repeats():
+def test_failed_on_commit_phase_falls_back_to_the_worker_without_repeats(caplog):
     author, expected = make_tree()
     failing = {"on": True}
     calls = []
@@ -150,6 +150,8 @@ def test_failed_on_commit_phase_falls_back_to_the_worker_without_repeats():
         with transaction.atomic():
             author.delete()
         # the on-commit phase failed: the events stay leased to this process
+        (record,) = [r for r in caplog.records if "on-commit delivery failed" in r.message]
+        assert (record.database, record.phase) == ("default", "on_commit") and record.claim
         assert DeletedRow.objects.filter(claimed_until__isnull=False).count() == len(expected)
         assert set(DeletedRow.objects.values_list("delivered_through", flat=True)) == {
             "transaction"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from rowsync.events.cli_common import add_import_argument, import_modules, require_migrated
 from rowsync.events.retry import RetryPolicy
+from rowsync.events.telemetry import WorkerObserver
 
 HELP = (
     "Deliver Django's post_delete for pending events (rows deleted by the database, raw SQL, "
@@ -54,6 +56,26 @@ def add_arguments(parser: CommandParser) -> None:
         help="How to claim events (default: what the database supports best).",
     )
     parser.add_argument("--worker-id", default=None, help="Name recorded in claimed_by.")
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="Seconds between heartbeats (ROWSYNC_WORKER_HEARTBEAT; 0: none).",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="Serve Prometheus metrics on this port (0: any free port; needs prometheus-client).",
+    )
+    parser.add_argument(
+        "--metrics-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="Address of the metrics server (127.0.0.1; 0.0.0.0 in a container).",
+    )
     add_import_argument(parser)
 
 
@@ -77,6 +99,9 @@ def handle(command: BaseCommand, **options: Any) -> None:
         command.stdout.write(line)
         command.stdout.flush()
 
+    heartbeat = options["heartbeat"]
+    if heartbeat is not None and not heartbeat >= 0:
+        raise CommandError(f"--heartbeat must be 0 or more seconds, not {heartbeat}")
     worker = Worker(
         options["database"],
         batch_size=options["batch_size"],
@@ -87,9 +112,32 @@ def handle(command: BaseCommand, **options: Any) -> None:
         listen=not options["no_listen"],
         progress_interval=options["progress"],
         report=report,
+        heartbeat=heartbeat,
+        observers=_metrics(options, report),
     )
     worker.install_signal_handlers()
     try:
         worker.run(drain=options["drain"], max_events=options["max_events"])
     except WorkerStopped as exc:
         raise CommandError(f"{exc}; the batch in progress was rolled back") from exc
+
+
+def _metrics(options: dict[str, Any], report: Callable[[str], None]) -> list[WorkerObserver]:
+    """Start the metrics server of ``--metrics-port``; return its observer (none without)."""
+    port = options["metrics_port"]
+    if port is None:
+        return []
+    from rowsync.events.metrics import MetricsUnavailable, serve
+
+    if not 0 <= port <= 65535:
+        raise CommandError(f"--metrics-port must be 0..65535, not {port}")
+    try:
+        observer, bound = serve(port, options["metrics_addr"], [options["database"]])
+    except MetricsUnavailable as exc:
+        raise CommandError(str(exc)) from exc
+    except OSError as exc:
+        raise CommandError(
+            f"--metrics-port {port}: cannot listen on {options['metrics_addr']}: {exc}"
+        ) from exc
+    report(f"metrics on http://{options['metrics_addr']}:{bound}/metrics")
+    return [observer]

@@ -217,7 +217,10 @@ def _drain(capture: DeleteCapture, origin: Any) -> None:
             run_phase(capture, origin, Mode.ON_COMMIT)
     except Exception:
         # The events stay leased; a worker delivers them once the lease ends.
-        logger.exception("rowsync: on-commit delivery failed; a worker will retry")
+        logger.exception(
+            "rowsync: on-commit delivery failed; a worker will retry",
+            extra={"database": using, "claim": capture.claim, "phase": "on_commit"},
+        )
 
 
 def on_commit(capture: DeleteCapture, origin: Any) -> None:

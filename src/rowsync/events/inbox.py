@@ -273,7 +273,8 @@ def holding(using: str, boxes: Sequence[CaptureSpec]) -> tuple[CaptureSpec, ...]
 
 def pending_count(using: str) -> int:
     """Return how many rows wait in the inboxes of database ``using``."""
-    boxes = present(using, specs(using))
+    # A proxy model's spec names its concrete model's inbox: count each table once.
+    boxes = list({box.inbox: box for box in present(using, specs(using))}.values())
     if not boxes:
         return 0
     row = _one_row(using, get_backend(connections[using]).inbox_count_sql(boxes))
@@ -283,9 +284,13 @@ def pending_count(using: str) -> int:
 def counts(using: str) -> dict[str, int]:
     """Return ``{model label: rows waiting in its inbox}`` on database ``using``, in one query.
 
-    Only models whose inbox exists are listed (none on engines without inboxes).
+    Only models whose inbox exists are listed (none on engines without inboxes). A proxy
+    model's spec names its concrete model's inbox: each table is counted once, under the
+    model whose spec carries the columns.
     """
-    boxes = present(using, specs(using))
+    # {inbox table: spec}
+    tables = {box.inbox: box for box in present(using, specs(using)) if box.columns}
+    boxes = list(tables.values())
     if not boxes:
         return {}
     row = _one_row(using, get_backend(connections[using]).inbox_counts_sql(boxes))

@@ -9,6 +9,7 @@ import time
 from django.db import connections
 
 from rowsync.backends import WorkerListener, get_backend
+from rowsync.events.telemetry import Observers
 from rowsync.events.worker_types import WorkerStats
 
 logger = logging.getLogger("rowsync.worker")
@@ -24,6 +25,8 @@ class Wakeups:
     listen: bool
     poll_interval: float
     stats: WorkerStats
+    worker_id: str
+    observers: Observers
     _stopping: bool
     #: When to try opening a broken notification channel again (None: not broken).
     _listen_retry_at: float | None
@@ -46,6 +49,7 @@ class Wakeups:
         """
         deadline = time.monotonic() + self.poll_interval
         while not self._stopping:
+            self.observers.tick(self, "idle")
             left = deadline - time.monotonic()
             if left <= 0:
                 break

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Literal
@@ -41,8 +41,10 @@ from rowsync.backends import get_backend
 from rowsync.events import claim as claims
 from rowsync.events import inbox
 from rowsync.events.claim import ClaimedEvent
+from rowsync.events.heartbeat import pass_state, worker_observers
 from rowsync.events.replay import ReplayResult, dead_letters, replay
 from rowsync.events.retry import RetryPolicy, describe_error, is_permanent
+from rowsync.events.telemetry import Failure, Observers, WorkerObserver
 from rowsync.events.wakeup import LISTEN_RETRY, Wakeups
 from rowsync.events.worker_types import (
     Deliver,
@@ -90,6 +92,9 @@ class Worker(Wakeups):
         progress_interval: Seconds between progress reports (0 turns them off).
         report: Where progress lines go (default: the ``rowsync.worker`` logger).
         deliver: Sends ``post_delete`` for one event (default: rowsync's dispatcher).
+        heartbeat: Seconds between heartbeats (``ROWSYNC_WORKER_HEARTBEAT``; 0: none).
+        observers: More observers of the loop and its batches (metrics, see
+            :mod:`rowsync.events.telemetry`).
     """
 
     def __init__(
@@ -106,6 +111,8 @@ class Worker(Wakeups):
         progress_interval: float = 10.0,
         report: Callable[[str], None] | None = None,
         deliver: Deliver | None = None,
+        heartbeat: float | None = None,
+        observers: Sequence[WorkerObserver] = (),
     ) -> None:
         self.using = using
         self.batch_size = batch_size or conf.worker_batch_size()
@@ -132,6 +139,7 @@ class Worker(Wakeups):
         self._listen_retry_at: float | None = None
         self._last_report = time.monotonic()
         self._last_reported_count = 0
+        self.observers = Observers(worker_observers(heartbeat, observers))
 
     # -- one batch -------------------------------------------------------------------
 
@@ -176,6 +184,7 @@ class Worker(Wakeups):
     def _run_batch(self) -> int:
         # DEBUG=True would keep every query of a long-lived worker.
         connections[self.using].queries_log.clear()
+        started = time.monotonic()
         now = timezone.now()
         ids: list[int] = []
         try:
@@ -206,10 +215,12 @@ class Worker(Wakeups):
                 len(ids),
                 type(exc).__name__,
                 exc,
+                extra={"worker_id": self.worker_id, "database": self.using, "events": len(ids)},
             )
             return self._run_one_by_one(ids)
         self.stats.delivered += len(ids)
         self.stats.batches += 1
+        self.observers.batch(self, events, (), time.monotonic() - started)
         return len(ids)
 
     def _claim(self, now: datetime, ids: list[int] | None = None) -> list[ClaimedEvent]:
@@ -225,9 +236,10 @@ class Worker(Wakeups):
 
     def _run_one_by_one(self, ids: list[int]) -> int:
         """Deliver the events ``ids`` each in a savepoint; record the failures."""
-        now = timezone.now()
-        delivered: list[int] = []
+        started = now = timezone.now()
+        delivered: list[ClaimedEvent] = []
         failures: list[tuple[ClaimedEvent, BaseException]] = []
+        outcomes: list[Failure] = []
         with transaction.atomic(using=self.using):
             events = self._claim(now, ids)
             for event in events:
@@ -239,9 +251,8 @@ class Worker(Wakeups):
                 except Exception as exc:
                     failures.append((event, exc))
                 else:
-                    delivered.append(event.id)
-            claims.finish(self.using, delivered)
-            dead_now = 0
+                    delivered.append(event)
+            claims.finish(self.using, [event.id for event in delivered])
             for event, error in failures:
                 dead = claims.record_failure(
                     self.using,
@@ -251,21 +262,13 @@ class Worker(Wakeups):
                     policy=self.policy,
                     permanent=is_permanent(error),
                 )
-                dead_now += dead
-                log = logger.error if dead else logger.warning
-                log(
-                    "event %s (%s pk=%s) failed attempt %d%s: %s",
-                    event.id,
-                    event.model_label,
-                    event.pk_text,
-                    event.attempts + 1,
-                    ", now a dead letter" if dead else "",
-                    error,
-                )
+                outcomes.append(Failure(event, error, dead))
         self.stats.delivered += len(delivered)
         self.stats.failed += len(failures)
-        self.stats.dead += dead_now
+        self.stats.dead += sum(outcome.dead for outcome in outcomes)
         self.stats.batches += 1
+        seconds = (timezone.now() - started).total_seconds()
+        self.observers.batch(self, delivered, outcomes, seconds)
         return len(delivered) + len(failures)
 
     # -- the loop --------------------------------------------------------------------
@@ -284,6 +287,7 @@ class Worker(Wakeups):
         """
         listener = self._open_listener() if not drain else None
         self._report_start()
+        self.observers.started(self)
         try:
             while not self._stopping:
                 try:
@@ -298,6 +302,7 @@ class Worker(Wakeups):
                     self._sleep(max(self.poll_interval, 0.1))
                     continue
                 self._maybe_report()
+                self.observers.tick(self, pass_state(self._stopping, handled))
                 if (
                     max_events is not None
                     and self.stats.delivered + self.stats.failed >= max_events
@@ -311,6 +316,7 @@ class Worker(Wakeups):
         finally:
             if listener is not None:
                 listener.close()
+            self.observers.stopped(self)
         self._report(final=True)
         return self.stats
 

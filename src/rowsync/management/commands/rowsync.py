@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "check": "rowsync.ondelete.cli",
     "worker": "rowsync.events.cli_worker",
     "replay": "rowsync.events.cli_replay",
+    "status": "rowsync.events.cli_status",
     "explain": "rowsync.explain",
 }
 
@@ -38,7 +39,7 @@ def _load(path: str) -> ModuleType | None:
 class Command(BaseCommand):
     help = (
         "rowsync operations: check (drift), worker (deliver events), replay (dead letters), "
-        "explain (what deleting a row does)."
+        "status (backlog, workers, health check), explain (what deleting a row does)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
