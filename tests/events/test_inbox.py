@@ -343,3 +343,32 @@ def test_an_idle_worker_looks_again_soon_while_another_worker_moves_the_inbox_ro
             thread.join(10)
         post_delete.disconnect(receiver, sender=Article)
     assert sorted(seen) == sorted(a.pk for a in articles)
+
+
+@pytest.mark.requires("supports_notify")
+@pytest.mark.django_db(transaction=True)
+def test_the_refill_alone_commits_without_waiting_for_the_disk():
+    # A wake-up moves inbox rows (its own commit) and then delivers them (a durable
+    # commit): only the move may skip the flush, since losing it leaves the rows in the
+    # inbox and the delivering commit flushes it anyway.
+    articles = make_articles(2)
+    raw_delete([a.pk for a in articles])
+    seen: dict[str, str] = {}
+
+    def note_setting(execute, sql, params, many, context):
+        table = f'"{DeletedRow._meta.db_table}"'
+        step = "move" if f"INSERT INTO {table}" in sql else None
+        step = "take" if sql.startswith(f"DELETE FROM {table}") else step
+        if step:
+            with connection.connection.cursor() as raw:  # the driver's: not wrapped again
+                raw.execute("SHOW synchronous_commit")
+                seen[step] = raw.fetchone()[0]
+        return execute(sql, params, many, context)
+
+    worker = Worker(using="default", batch_size=10, poll_interval=60, progress_interval=0)
+    with connection.execute_wrapper(note_setting):
+        assert worker.run(drain=True).delivered == 2
+    assert seen == {"move": "off", "take": "on"}
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"

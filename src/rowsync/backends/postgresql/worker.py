@@ -33,8 +33,18 @@ class PostgreSQLWorker(BaseBackend):
         The worker delivers what it moves itself, and rows nobody claims woke the workers
         when the capture trigger wrote them; a refill that moved nothing (an idle worker)
         must not wake that same worker again (migration ``rowsync.0006``).
+
+        The refill also commits without waiting for its WAL flush
+        (``synchronous_commit = off`` for this transaction only): a crash can lose only the
+        whole move, which leaves the rows in their inboxes to be moved again, and the
+        durable commit of the batch that delivers the moved events flushes the move first
+        (https://www.postgresql.org/docs/current/wal-async-commit.html). A wake-up then
+        waits for one disk flush, not two.
         """
-        return ["SELECT set_config('rowsync.refill', 'on', true)"]
+        return [
+            "SELECT set_config('rowsync.refill', 'on', true),"
+            " set_config('synchronous_commit', 'off', true)"
+        ]
 
     def worker_take_planner_sql(self) -> tuple[list[str], list[str]]:
         """Walk an index in id order for the take, whatever the statistics say.
