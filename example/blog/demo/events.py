@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import io
+import json
+from typing import Any
 
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connections
 
 from blog import receivers
@@ -92,7 +96,24 @@ def run(report: Report) -> None:
     if importlib.util.find_spec("rowsync.events.worker") is None:
         report.line("(the worker is not installed; the event stays pending)")
         return
+    code, status = _status("--max-pending", "0")
+    report.line(f"manage.py rowsync status --json, pending: {status['pending']['by_model']}")
+    report.check(code == 3, "rowsync status --max-pending 0 exits 3 (a health check fails)")
     call_command("rowsync", "worker", "--drain", verbosity=0)
     report.check(_pending() == 0, "manage.py rowsync worker --drain delivered it")
     report.check(not storage.exists(article.attachment.name), "its uploaded file was removed")
     report.check(len(receivers.AUDIT_LINES) == 1, "and its audit line was written")
+    code, status = _status("--max-pending", "0")
+    report.check(
+        code == 0 and status["pending"]["total"] == 0, "rowsync status: nothing pending, exit 0"
+    )
+
+
+def _status(*args: str) -> tuple[int, dict[str, Any]]:
+    """Run ``manage.py rowsync status --json`` with ``args``: (exit status, document)."""
+    out = io.StringIO()
+    try:
+        call_command("rowsync", "status", "--json", *args, stdout=out)
+    except CommandError as exc:
+        return exc.returncode, json.loads(out.getvalue())
+    return 0, json.loads(out.getvalue())
