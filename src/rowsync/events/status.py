@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from rowsync.events import inbox
 from rowsync.events.heartbeat import stale_after as default_stale_after
+from rowsync.events.operator import backlog
 from rowsync.models import DeletedRow, WorkerHeartbeat
 
 __all__ = ["Snapshot", "WorkerState", "snapshot"]
@@ -256,12 +257,14 @@ def snapshot(using: str = "default", *, stale_after: float | None = None) -> Sna
     events = DeletedRow.objects.using(using)
     pending = events.filter(status=DeletedRow.Status.PENDING)
     now = timezone.now()
+    # The admin's backlog page and this read count the same rows the same way.
+    rows = backlog(using)
     return Snapshot(
         database=using,
         taken_at=now,
-        queued=_by(pending, "model_label"),
-        inbox=inbox_counts(using),
-        dead=_by(events.filter(status=DeletedRow.Status.DEAD), "model_label"),
+        queued=_merged((row.model_label, row.pending) for row in rows),
+        inbox=_merged((row.model_label, row.inbox) for row in rows),
+        dead=_merged((row.model_label, row.dead) for row in rows),
         in_flight=_by(pending.filter(claimed_until__gt=now), "claimed_by", models=False),
         oldest_age=oldest_age(pending),
         stale_after=limit,
