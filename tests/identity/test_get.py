@@ -142,3 +142,19 @@ def test_conditions_given_to_get_are_respected_after_a_pk_filter(data):
     with pytest.raises(Category.DoesNotExist):
         Category.objects.filter(pk=c1.pk).get(name="c1", id=c1.pk + 1000)
     assert Category.objects.filter(pk=c1.pk).get(name="c1") is c1
+
+
+@pytest.mark.django_db(databases=["default", "other"])
+def test_a_loaded_instance_moved_to_another_database_is_not_the_first_s_row(queries):
+    # The map reads the database of an instance the loader built from the entry it
+    # holds (the instance's own state): moving the instance is seen at once.
+    Category.objects.create(name="c")
+    (loaded,) = Category.objects.all()  # built by the loader, not by save()
+    pk = loaded.pk
+    loaded.save(using="other")
+    with queries() as q:
+        got = Category.objects.get(pk=pk)
+    assert len(q) == 1 and got is not loaded and got._state.db == "default"
+    with queries("other") as q2:
+        assert Category.objects.using("other").get(pk=pk) is loaded
+    assert len(q2) == 0

@@ -169,3 +169,28 @@ def test_update_row_moving_a_one_to_one_drops_the_reverse_cache_of_the_row_it_le
     assert detail.author is bo
     with pytest.raises(AuthorDetail.DoesNotExist):
         al.detail  # noqa: B018
+
+
+def test_get_drops_what_a_nested_prefetch_level_stored_on_a_loaded_row(queries):
+    cat = Category.objects.create(name="c")
+    a = Article.objects.create(name="a", category=cat)
+    t1, t2 = Tag.objects.create(name="t1"), Tag.objects.create(name="t2")
+    a.tags.add(t1)
+    identity.flush()  # the articles below are built by the loader (a nested level)
+    (c,) = Category.objects.prefetch_related("article_set__tags")
+    (art,) = c.article_set.all()
+    assert _names(art.tags.all()) == ["t1"]
+    t2.articles.add(art)
+    with queries() as q:
+        got = Article.objects.get(pk=a.pk)
+    assert got is art and len(q) == 0
+    assert _names(got.tags.all()) == ["t1", "t2"]
+
+
+def test_get_keeps_a_loaded_row_that_no_prefetch_met_untouched(queries):
+    Article.objects.create(name="a")
+    identity.flush()
+    (art,) = Article.objects.all()
+    with queries() as q:
+        assert Article.objects.get(pk=art.pk) is art
+    assert len(q) == 0 and "_prefetched_objects_cache" not in art.__dict__

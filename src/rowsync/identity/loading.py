@@ -110,8 +110,7 @@ def from_db(
     else:
         new = cls(*values)
         state = new._state = MappedState(new, release)
-    state.adding = False
-    state.db = db
+    state.adding, state.db, state._rowsync_prefetched = False, db, False
     # The remembered row (clean.remember_row) in the state's own attributes: keeping
     # Django's row list alive would cost one more tracked object per row.
     if len(values) > INLINE_MAX:

@@ -30,6 +30,7 @@ from rowsync.identity import reread
 from rowsync.identity.keys import REGISTRY, pk_of
 from rowsync.identity.loading import adopt
 from rowsync.identity.scope import map_for
+from rowsync.identity.state import MappedState
 
 
 class PrefetchRun:
@@ -84,6 +85,9 @@ class PrefetchRun:
             return
         self.seen.add(id(obj))
         self.keep.append(obj)
+        state = obj._state
+        if state.__class__ is MappedState:
+            state._rowsync_prefetched = True  # may hold this run's results from now on
         d = obj.__dict__
         if d.get("_prefetched_objects_cache"):
             # A new dict: Django prepared the attribute and reads it right after.

@@ -37,6 +37,7 @@ from rowsync.identity.keys import REGISTRY, IdentityOptions
 from rowsync.identity.loading import from_db, view_of
 from rowsync.identity.reread import PREFETCHED, drop_prefetched
 from rowsync.identity.scope import SHARED, Session
+from rowsync.identity.state import MappedState
 
 _M = TypeVar("_M", bound=Model)
 _MISSING = object()
@@ -301,9 +302,8 @@ def manager_get(original: Callable[..., Any]) -> Callable[..., Any]:
     ``QuerySet.get``, which applies every rule of :func:`get_from_map`).
 
     The default case (a weakly mapped, single-database, context-mapped model, a key of
-    the pk's own type) is answered inline, in this one frame: each call and attribute
-    read saved here is a measurable share of a hit (``docs/benchmarks.md``); other
-    cases go through :func:`_answer`, with the same rules.
+    the pk's own type) is answered inline, in this one frame (each call and memory read
+    saved is a measurable share of a hit); others go through :func:`_answer`.
     """
 
     def get(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -332,12 +332,19 @@ def manager_get(original: Callable[..., Any]) -> Callable[..., Any]:
             table = session.map.weak.get(opts.concrete)
             ref = table.get(pk) if table is not None else None
             obj = ref() if ref is not None else None
-            if obj is not None and obj._state.db == db:
-                if PREFETCHED in obj.__dict__:  # a fresh get() holds no prefetch results
-                    drop_prefetched(obj)
-                if obj.__class__ is model:
-                    return obj
-                return view_of(session.map, opts, model, obj, pk, db)
+            if obj is not None:
+                # Built by the loader: the entry is its _state (no read of the instance).
+                if ref.__class__ is MappedState:
+                    same_db, maybe_prefetched = ref.db == db, ref._rowsync_prefetched
+                else:
+                    same_db, maybe_prefetched = obj._state.db == db, True
+                if same_db:
+                    # A fresh get() holds no prefetch results.
+                    if maybe_prefetched and PREFETCHED in obj.__dict__:
+                        drop_prefetched(obj)
+                    if obj.__class__ is model:
+                        return obj
+                    return view_of(session.map, opts, model, obj, pk, db)
         else:
             obj = _answer(opts, model, session, pk, db, None)
             if obj is not None:
