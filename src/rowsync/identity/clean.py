@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db.models import Model
 
+from rowsync.identity.journal import note
 from rowsync.identity.keys import IdentityOptions
 from rowsync.identity.reread import forget_reverse_one_to_one
 from rowsync.identity.state import (
@@ -34,6 +35,7 @@ _MISSING = object()
 
 def _remembered(opts: IdentityOptions, obj: Model) -> dict[str, Any]:
     """Return (creating it) the ``{attname: value}`` form of ``obj``'s remembered row."""
+    note(obj)  # the caller changes the row (copy on write for an open savepoint)
     state: Any = obj._state
     row = getattr(state, "rowsync_clean", None)
     if type(row) is dict:
@@ -48,6 +50,7 @@ def remember_row(obj: Model, values: Sequence[Any]) -> None:
 
     Django hands ``from_db`` a fresh slice of the row: it is kept as it is, not copied.
     """
+    note(obj)
     obj._state.rowsync_clean = values  # type: ignore[attr-defined]
 
 
@@ -149,6 +152,7 @@ def refresh_row(opts: IdentityOptions, obj: Model, values: Sequence[Any]) -> Non
                 d[attname] = new
             continue
         _apply(opts, obj, (attname,), (new,), (old,))
+        note(obj)
         setattr(state, name, new)
 
 

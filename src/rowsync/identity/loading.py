@@ -31,7 +31,7 @@ from django.db.models import Model
 from django.db.models.base import DEFERRED
 
 from rowsync._typing import DbAlias
-from rowsync.identity import scope
+from rowsync.identity import journal, scope
 from rowsync.identity.clean import drop_cached_relation, refresh, refresh_row, remember_values
 from rowsync.identity.keys import REGISTRY, IdentityOptions
 from rowsync.identity.map import IdentityMap
@@ -111,6 +111,7 @@ def from_db(
         new = cls(*values)
         state = new._state = MappedState(new, release)
     state.adding, state.db, state._rowsync_prefetched = False, db, False
+    state._rowsync_epoch = journal.epoch
     # The remembered row (clean.remember_row) in the state's own attributes: keeping
     # Django's row list alive would cost one more tracked object per row.
     if len(values) > INLINE_MAX:

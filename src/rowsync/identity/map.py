@@ -20,6 +20,7 @@ from django.db.models import Model
 
 from rowsync._typing import DbAlias, IdentityKey
 from rowsync.exceptions import RowsyncError
+from rowsync.identity.journal import stamp
 from rowsync.identity.keys import REGISTRY, IdentityOptions, normalise_pk, pk_of
 
 #: A weak table is swept once this many insertions happened since the last sweep
@@ -141,6 +142,8 @@ class IdentityMap:
 
     def store(self, opts: IdentityOptions, pk: object, db: DbAlias | None, obj: Model) -> None:
         """Map ``obj`` under ``pk``, replacing whatever was there."""
+        if self.lookup(opts, pk, db) is not obj:
+            stamp(obj)  # newly mapped (what a savepoint rollback needs to know)
         tkey = opts.table_key(db)
         if opts.strong:
             table = self.strong_table(tkey)

@@ -57,9 +57,11 @@ class MappedState(weakref.ref, ModelState):  # type: ignore[type-arg]
     # ``db`` is ModelState's; ``_rowsync_prefetched`` is set once a prefetch run has
     # met the instance (:mod:`rowsync.identity.prefetch`): only then can it hold results
     # an earlier query stored, which a ``get()`` the map answers must drop.
-    __slots__ = ("_rowsync_prefetched", "db")
+    # ``_rowsync_epoch``: when the instance was mapped (:mod:`rowsync.identity.journal`).
+    __slots__ = ("_rowsync_epoch", "_rowsync_prefetched", "db")
     db: str | None
     _rowsync_prefetched: bool
+    _rowsync_epoch: int
 
     __eq__ = object.__eq__
     __ne__ = object.__ne__
