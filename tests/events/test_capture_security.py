@@ -300,5 +300,7 @@ def test_an_idle_worker_causes_no_notify_and_commits_only_once_per_poll():
         caused += 1
     listener.close()
     assert caused == 0
-    passes = figures["elapsed"] / poll + 2
+    # One pass per poll interval, the first and the last, and one for the heartbeats the
+    # worker writes when it starts and stops (a busy loop would make hundreds).
+    passes = figures["elapsed"] / poll + 3
     assert figures["idle"] <= passes * figures["per_pass"], figures
