@@ -38,8 +38,8 @@ from django.utils import timezone
 
 from rowsync import conf
 from rowsync.backends import get_backend
+from rowsync.events import batch, inbox
 from rowsync.events import claim as claims
-from rowsync.events import inbox
 from rowsync.events.claim import ClaimedEvent
 from rowsync.events.heartbeat import pass_state, worker_observers
 from rowsync.events.replay import ReplayResult, dead_letters, replay
@@ -201,8 +201,9 @@ class Worker(Wakeups):
                 if not events:
                     return 0
                 ids = [event.id for event in events]
-                for event in events:
-                    self.deliver(event, self.using)
+                with batch.collecting():
+                    for event in events:
+                        self.deliver(event, self.using)
                 if not taken:
                     claims.finish(self.using, ids)
         except (KeyboardInterrupt, WorkerStopped):
@@ -244,7 +245,7 @@ class Worker(Wakeups):
             events = self._claim(now, ids)
             for event in events:
                 try:
-                    with transaction.atomic(using=self.using):
+                    with transaction.atomic(using=self.using), batch.collecting():
                         self.deliver(event, self.using)
                 except (KeyboardInterrupt, WorkerStopped):
                     raise
