@@ -55,18 +55,29 @@ def setup() -> None:
 
 
 def connect_receiver(kind: str, arrivals: list[tuple[int, float]]) -> None:
-    """Connect a ``post_delete`` receiver for ``evapp.Chapter`` that records its calls.
+    """Connect a receiver for ``evapp.Chapter`` that records its calls.
 
     Args:
-        kind: ``noop`` (records only) or ``row`` (also inserts one ``evapp.Shelf`` row
-            with the ORM, inside the worker's transaction).
-        arrivals: Receives ``(chapter pk, time.time())`` per call.
+        kind: ``noop`` (records only), ``row`` (also inserts one ``evapp.Shelf`` row with
+            the ORM per event, inside the worker's transaction) or ``rowbatch`` (a
+            ``post_delete_batch`` receiver: one ``bulk_create`` of the batch's rows).
+        arrivals: Receives ``(chapter pk, time.time())`` per instance.
     """
     from django.db.models.signals import post_delete
 
     from tests.evapp.models import Chapter, Shelf
 
     now = time.time
+    if kind == "rowbatch":
+        from rowsync.events.signals import post_delete_batch
+
+        def rowbatch(sender: Any, instances: list[Any], **kwargs: Any) -> None:
+            Shelf.objects.bulk_create([Shelf(name=str(i.pk)) for i in instances])
+            at = now()
+            arrivals.extend((i.pk, at) for i in instances)
+
+        post_delete_batch.connect(rowbatch, sender=Chapter, weak=False)
+        return
 
     def noop(sender: Any, instance: Any, **kwargs: Any) -> None:
         arrivals.append((instance.pk, now()))
