@@ -172,12 +172,17 @@ class Worker(Wakeups):
             self._inboxes = "empty"
             return
         limit = self.batch_size * MOVE_BATCHES
-        begin = get_backend(connections[self.using]).worker_refill_sql()
+        backend = get_backend(connections[self.using])
+        begin, lock = backend.worker_refill_sql(), backend.worker_refill_lock_sql()
         with transaction.atomic(using=self.using):
-            if begin:
-                with connections[self.using].cursor() as cursor:
-                    for sql in begin:
-                        cursor.execute(sql)
+            with connections[self.using].cursor() as cursor:
+                for sql in begin:
+                    cursor.execute(sql)
+                if lock is not None:
+                    cursor.execute(lock)
+                    if not (cursor.fetchone() or (False,))[0]:
+                        self._inboxes = "busy"  # another worker is moving them
+                        return
             moved = inbox.move_free(self.using, limit, boxes)
         self._inboxes = "busy" if not moved else "more" if moved >= limit else "empty"
 
