@@ -5,15 +5,18 @@ Each run deletes ``--events`` chapters with one raw SQL statement (the capture t
 record them, unclaimed, like any delete no session handled), starts the worker processes
 together, and times them from the start until no event is pending (every transaction that
 took one committed). Receivers (``--receivers``): ``noop`` records the call; ``row`` also
-inserts one row with the ORM (``Shelf.objects.create``) in the worker's transaction.
+inserts one row with the ORM (``Shelf.objects.create``) in the worker's transaction;
+``rowbatch`` is a ``post_delete_batch`` receiver that inserts the rows of a whole batch
+with one ``Shelf.objects.bulk_create``.
 
 Every run checks the count exactly: expected, delivered, duplicated, lost, and for
-``row`` the rows committed.
+``row`` and ``rowbatch`` the rows committed.
 
 Usage (from the repository root)::
 
     .venvs/py311-dj52/bin/python benchmarks/throughput.py --db postgresql --events 50000 \\
-        --workers 1,2,4 --receivers noop,row --repeat 3 --json tp.json --chart docs/img/tp.png
+        --workers 1,2,4 --receivers noop,row,rowbatch --repeat 3 --json tp.json \\
+        --chart docs/img/tp.png
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import _eventproc as ep  # noqa: E402
+
+#: The receivers that write one row per event (their rows are counted too).
+WRITERS = ("row", "rowbatch")
 
 
 def run_case(opts: argparse.Namespace, workers: int, receiver: str) -> dict[str, Any]:
@@ -63,7 +69,7 @@ def run_case(opts: argparse.Namespace, workers: int, receiver: str) -> dict[str,
         "load": load_before,
         **ep.check(expected, arrivals),
     }
-    if receiver == "row":
+    if receiver in WRITERS:
         row["rows_written"] = Shelf.objects.count()
     return row
 
@@ -97,7 +103,7 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
             for name in ("expected", "delivered", "duplicated", "lost", "unexpected"):
                 row[name] = sum(r[name] for r in group)
-            if receiver == "row":
+            if receiver in WRITERS:
                 row["rows_written"] = sum(r["rows_written"] for r in group)
             rows.append(row)
         best = max(r["events_per_s"] for r in rows if r["receiver"] == receiver)
@@ -161,7 +167,9 @@ def main() -> None:
     parser.add_argument("--db", default="postgresql", help="postgresql, sqlite or mariadb.")
     parser.add_argument("--events", type=int, default=50_000, help="Backlog size.")
     parser.add_argument("--workers", default="1,2,4", help="Worker counts, comma separated.")
-    parser.add_argument("--receivers", default="noop,row", help="noop, row; comma separated.")
+    parser.add_argument(
+        "--receivers", default="noop,row", help="noop, row, rowbatch; comma separated."
+    )
     parser.add_argument("--batch", type=int, default=None, help="ROWSYNC_WORKER_BATCH_SIZE.")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=0.5, help="Seconds before the start.")

@@ -28,6 +28,7 @@ from django.db import connections, models, transaction
 
 from rowsync import conf
 from rowsync.events import eventtable, inbox, receivers
+from rowsync.events.batch import collecting
 from rowsync.events.direct import deliver_boxes
 from rowsync.events.dispatch import EventDecodeError, EventRecord, deliver_one
 from rowsync.events.plan import Mode, model_mode
@@ -90,15 +91,22 @@ def _batches(capture: DeleteCapture) -> Iterator[tuple[int, int, list[EventRecor
         after = upto
 
 
-def _sort(capture: DeleteCapture, batch: list[EventRecord], origin: Any, phase: Mode) -> _Sorted:
-    """Call this phase's receivers of ``batch``; return where each event goes next."""
+def _sort(capture: DeleteCapture, events: list[EventRecord], origin: Any, phase: Mode) -> _Sorted:
+    """Call this phase's receivers of ``events``; return where each event goes next."""
+    with collecting():
+        return _sort_batch(capture, events, origin, phase)
+
+
+def _sort_batch(
+    capture: DeleteCapture, events: list[EventRecord], origin: Any, phase: Mode
+) -> _Sorted:
     out = _Sorted()
     # Receivers may connect or disconnect in a receiver: split once per batch.
     # {(model label, op, delivered_through): (model, split)}
     splits: dict[tuple[str, str, str], tuple[type[models.Model], receivers.Split]] = {}
     # {model: fast_rebuild_ok}
     fast: dict[type[models.Model], bool] = {}
-    for record in batch:
+    for record in events:
         if (record.model_label, record.pk_text) in capture.signalled:
             out.done.append(record.id)
             continue

@@ -22,8 +22,8 @@ from django.db.models.signals import post_delete
 
 from rowsync import conf
 from rowsync.backends import get_backend
+from rowsync.events import batch, receivers
 from rowsync.events import context as context_module
-from rowsync.events import receivers
 from rowsync.events.capture import CaptureSpec
 from rowsync.events.instances import new_instance
 from rowsync.events.plan import Mode, model_mode
@@ -113,7 +113,8 @@ def deliver_box(
             cursor.execute(backend.inbox_select_sql(box, columns, where), list(params))
             while rows := cursor.fetchmany(conf.delivery_batch_size()):
                 delivered += len(rows)
-                bad += _send_batch(model, plan, rows, using, origin, phase, contexts)
+                with batch.collecting():
+                    bad += _send_batch(model, plan, rows, using, origin, phase, contexts)
     finally:
         contexts.close()
     if delivered:

@@ -50,6 +50,17 @@ _PLAIN_DESCRIPTORS: tuple[type, ...] = (
 _SKIP_INIT: dict[type[models.Model], bool] = {}
 
 
+class _Marker:
+    """Kept in the init signals' receiver caches while :data:`_FAST` holds (weakly keyed)."""
+
+
+_MARKER = _Marker()
+
+# {model: fast_rebuild_ok(model)}, valid while no pre_init/post_init receiver connected or
+# disconnected: Django empties a signal's receiver cache (and the marker with it) then.
+_FAST: dict[type[models.Model], bool] = {}
+
+
 def _can_skip_init(model: type[models.Model]) -> bool:
     """Return whether instances of ``model`` can be built without ``Model.__init__``.
 
@@ -83,12 +94,24 @@ def is_mapped(model: type[models.Model]) -> bool:
 def fast_rebuild_ok(model: type[models.Model]) -> bool:
     """Return whether :func:`rebuild` may skip ``Model.__init__`` for ``model`` right now.
 
-    Receivers may connect at any time: callers ask once per batch, not once per process.
+    Receivers may connect at any time: the answer is kept only until a ``pre_init`` or
+    ``post_init`` receiver connects or disconnects (a dictionary lookup per event).
     """
-    skip = _SKIP_INIT.get(model)
-    if skip is None:
-        skip = _SKIP_INIT[model] = _can_skip_init(model)
-    return skip and not pre_init.has_listeners(model) and not post_init.has_listeners(model)
+    if (
+        _MARKER not in pre_init.sender_receivers_cache
+        or _MARKER not in post_init.sender_receivers_cache
+    ):
+        _FAST.clear()
+        pre_init.sender_receivers_cache[_MARKER] = ()
+        post_init.sender_receivers_cache[_MARKER] = ()
+    fast = _FAST.get(model)
+    if fast is None:
+        skip = _SKIP_INIT.get(model)
+        if skip is None:
+            skip = _SKIP_INIT[model] = _can_skip_init(model)
+        fast = skip and not pre_init.has_listeners(model) and not post_init.has_listeners(model)
+        _FAST[model] = fast
+    return fast
 
 
 def build(

@@ -4,7 +4,8 @@ A capture session (:mod:`rowsync.events.session`) costs queries around every ORM
 that may fire a capture trigger. It is needed only when some captured row the delete may
 remove (or change, ``SET NULL``/``SET DEFAULT``) can be needed by someone:
 
-* its model has a ``post_delete`` or ``post_db_update`` receiver in this process (any
+* its model has a ``post_delete``, ``post_delete_batch`` or ``post_db_update`` receiver
+  in this process (any
   mode: connected with this model as sender, or with none);
 * its model's delivery mode is ``"worker"`` (a worker may connect receivers this process
   lacks, so its events must reach the worker);
@@ -28,7 +29,7 @@ rows land there), instead of a session's statements around every delete. Without
 worker nothing piles up, as with a session; a rolled-back delete takes its rows with it.
 
 The verdict is cached per set of deleted models. Connecting or disconnecting a receiver
-empties the receiver caches of ``post_delete`` and ``post_db_update``
+empties the receiver caches of ``post_delete``, ``post_delete_batch`` and ``post_db_update``
 (``Signal.sender_receivers_cache``): a marker kept in those caches tells whether the
 verdicts still hold, so a delete pays a few dictionary lookups. What the identity maps
 hold changes all the time: that part is asked at each delete, and only when a mapped
@@ -53,7 +54,7 @@ from rowsync import conf, identity
 from rowsync.events.capture import cascade_closure, db_action, is_captured, reverse_relations
 from rowsync.events.instances import is_mapped
 from rowsync.events.plan import Mode, model_mode
-from rowsync.events.signals import post_db_update
+from rowsync.events.signals import post_db_update, post_delete_batch
 
 __all__ = ["leave", "model_needs", "needs_session"]
 
@@ -65,7 +66,7 @@ class _Marker:
 
 
 _MARKER = _Marker()
-_SIGNALS: tuple[Signal, ...] = (post_delete, post_db_update)
+_SIGNALS: tuple[Signal, ...] = (post_delete, post_db_update, post_delete_batch)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def model_needs(model: type[models.Model]) -> bool:
     return (
         model_mode(model) is Mode.WORKER
         or post_delete.has_listeners(model)
+        or post_delete_batch.has_listeners(model)
         or post_db_update.has_listeners(model)
     )
 

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
+from django.db.models.signals import post_delete
 from django.dispatch import Signal
 
+from rowsync.events import batch
 from rowsync.events.plan import MODES, Mode, rank
 
 __all__ = ["MODES", "Split", "receiver_delivery", "split"]
@@ -88,9 +90,16 @@ def live_receivers(signal: Signal, sender: Any) -> list[tuple[Any, Callable[...,
     The callable of an async receiver runs it with ``async_to_sync``.
     ``Signal._live_receivers`` is private but has returned ``(sync, async)`` receivers
     since Django 5.0 (async signal support); sending to a subset needs it.
+
+    The receivers of ``post_delete`` include those of
+    :data:`rowsync.events.signals.post_delete_batch`, each as a callable that collects
+    the instance for its batch (:func:`rowsync.events.batch.collectors`).
     """
     sync, asynchronous = signal._live_receivers(sender)
-    return [(r, r) for r in sync] + [(r, async_to_sync(r)) for r in asynchronous]
+    found = [(r, r) for r in sync] + [(r, async_to_sync(r)) for r in asynchronous]
+    if signal is post_delete and batch.has_receivers():
+        found += batch.collectors(sender)
+    return found
 
 
 @dataclass(frozen=True)

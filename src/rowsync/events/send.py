@@ -17,8 +17,8 @@ from django.db.models.signals import post_delete
 from django.dispatch import Signal
 
 from rowsync import identity
+from rowsync.events import batch, receivers
 from rowsync.events import context as context_module
-from rowsync.events import receivers
 from rowsync.events import signals as rowsync_signals
 from rowsync.events.rebuild import UPDATE, load_json
 
@@ -85,13 +85,21 @@ def send(
     kwargs = {"instance": instance, "using": using, "origin": origin, **named}
     if only is not None:
         return receivers.send_to(only, signal, model, robust=robust, **kwargs)
+    # Every receiver: the batch receivers too (collected, called at the batch's end).
+    batched = signal is post_delete and batch.has_receivers()
     if not robust:
         signal.send(sender=model, **kwargs)
+        if batched:
+            batch.collect(model, instance, using, origin)
         return None
-    for _receiver, result in signal.send_robust(sender=model, **kwargs):
-        if isinstance(result, Exception):
-            return result
-    return None
+    results = signal.send_robust(sender=model, **kwargs)
+    errors = [result for _r, result in results if isinstance(result, Exception)]
+    if batched:
+        try:
+            batch.collect(model, instance, using, origin)
+        except Exception as exc:
+            errors.append(exc)
+    return errors[0] if errors else None
 
 
 def sender(

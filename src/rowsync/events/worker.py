@@ -38,8 +38,8 @@ from django.utils import timezone
 
 from rowsync import conf
 from rowsync.backends import get_backend
+from rowsync.events import batch, inbox
 from rowsync.events import claim as claims
-from rowsync.events import inbox
 from rowsync.events.claim import ClaimedEvent
 from rowsync.events.heartbeat import pass_state, worker_observers
 from rowsync.events.replay import ReplayResult, dead_letters, replay
@@ -172,12 +172,17 @@ class Worker(Wakeups):
             self._inboxes = "empty"
             return
         limit = self.batch_size * MOVE_BATCHES
-        begin = get_backend(connections[self.using]).worker_refill_sql()
+        backend = get_backend(connections[self.using])
+        begin, lock = backend.worker_refill_sql(), backend.worker_refill_lock_sql()
         with transaction.atomic(using=self.using):
-            if begin:
-                with connections[self.using].cursor() as cursor:
-                    for sql in begin:
-                        cursor.execute(sql)
+            with connections[self.using].cursor() as cursor:
+                for sql in begin:
+                    cursor.execute(sql)
+                if lock is not None:
+                    cursor.execute(lock)
+                    if not (cursor.fetchone() or (False,))[0]:
+                        self._inboxes = "busy"  # another worker is moving them
+                        return
             moved = inbox.move_free(self.using, limit, boxes)
         self._inboxes = "busy" if not moved else "more" if moved >= limit else "empty"
 
@@ -201,8 +206,9 @@ class Worker(Wakeups):
                 if not events:
                     return 0
                 ids = [event.id for event in events]
-                for event in events:
-                    self.deliver(event, self.using)
+                with batch.collecting():
+                    for event in events:
+                        self.deliver(event, self.using)
                 if not taken:
                     claims.finish(self.using, ids)
         except (KeyboardInterrupt, WorkerStopped):
@@ -244,7 +250,7 @@ class Worker(Wakeups):
             events = self._claim(now, ids)
             for event in events:
                 try:
-                    with transaction.atomic(using=self.using):
+                    with transaction.atomic(using=self.using), batch.collecting():
                         self.deliver(event, self.using)
                 except (KeyboardInterrupt, WorkerStopped):
                     raise

@@ -51,6 +51,15 @@ class WorkerMixin(BackendCore):
         """
         return []
 
+    def worker_refill_lock_sql(self) -> str | None:
+        """Return a query whose one boolean says whether this refill may move inbox rows.
+
+        Run in the refill's transaction, after :meth:`worker_refill_sql`; a lock it takes
+        lasts until the transaction ends. None: every worker moves (the engine serializes
+        the moves itself, or has no inboxes).
+        """
+        return None
+
     def worker_take_planner_sql(self) -> tuple[list[str], list[str]]:
         """Return statements to run before and after the take (planner settings)."""
         return [], []

@@ -11,6 +11,9 @@ from rowsync.backends.base import BaseBackend, WorkerListener
 #: ``NOTIFY`` channel that announces new events to idle workers.
 CHANNEL = "rowsync_events"
 
+#: Advisory lock key of the workers' inbox refill (``'rowsync'`` in ASCII, then ``1``).
+REFILL_LOCK = 0x726F7773796E6301
+
 
 class PostgreSQLWorker(BaseBackend):
     """PostgreSQL's worker facts and SQL."""
@@ -45,6 +48,18 @@ class PostgreSQLWorker(BaseBackend):
             "SELECT set_config('rowsync.refill', 'on', true),"
             " set_config('synchronous_commit', 'off', true)"
         ]
+
+    def worker_refill_lock_sql(self) -> str | None:
+        """One worker moves inbox rows at a time: the others look again soon.
+
+        A refill locks the rows it moves (``FOR UPDATE SKIP LOCKED``); a second worker
+        refilling at the same time found nothing to move only after trying to lock every
+        one of them (a 20,000-row backlog: 0.2-0.3 s of server time per attempt, taken
+        from the mover). ``pg_try_advisory_xact_lock`` answers at once and is released
+        with the transaction; advisory locks are per database
+        (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS).
+        """
+        return f"SELECT pg_try_advisory_xact_lock({REFILL_LOCK})"
 
     def worker_take_planner_sql(self) -> tuple[list[str], list[str]]:
         """Walk an index in id order for the take, whatever the statistics say.
