@@ -164,6 +164,20 @@ class InboxMixin(CaptureMixin):
             (f"DELETE FROM {inbox} WHERE ({where}) AND {seq} <= {bound}", 2),
         ]
 
+    #: Can a worker take inbox rows as events, deleting them, in the transaction that
+    #: delivers them (:meth:`inbox_take_sql`), instead of moving them into the event table
+    #: in a transaction of its own first?
+    inbox_take: ClassVar[bool] = False
+
+    def inbox_take_sql(self, spec: Any, where: str, limit: int) -> str:
+        """Return a statement deleting up to ``limit`` inbox rows ``where`` selects.
+
+        It returns each row as the worker reads an event (``rowsync.events.claim.COLUMNS``:
+        id 0, model label, table, op, pk text, JSON image, no changes, context, 0 attempts,
+        no phase). Only where :attr:`inbox_take` is True.
+        """
+        raise NotImplementedError
+
     def inbox_insert_sql(self, spec: Any, source: str) -> str:
         """Return ``INSERT INTO`` the event table ``SELECT`` the rows of ``source``.
 

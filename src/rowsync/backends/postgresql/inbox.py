@@ -110,6 +110,25 @@ class PostgreSQLInbox(BaseBackend):
             )
         ]
 
+    inbox_take: ClassVar[bool] = True
+
+    def inbox_take_sql(self, spec: Any, where: str, limit: int) -> str:
+        """Take rows with one statement, locked ``FOR UPDATE SKIP LOCKED`` as a move is.
+
+        The worker that delivers them deletes them in its delivering transaction: a
+        wake-up is one transaction and one commit, and a rollback (a receiver that
+        raised, a killed worker) leaves the rows in the inbox.
+        """
+        q, lit = self.qn, self.capture_literal
+        inbox = q(spec.inbox)
+        return (
+            f"WITH i AS (DELETE FROM {inbox} WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
+            f"{inbox} WHERE {where} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)) "
+            f"RETURNING *) SELECT 0, {lit(spec.model_label)}, {lit(spec.table)}, 'D', "
+            f"CAST(i.{q(spec.pk_column)} AS text), {self.inbox_image_sql(spec, 'i')}, NULL, "
+            f"i.{q('rowsync_context')}, 0, '' FROM i"
+        )
+
     def image_bytes(self, text: str) -> bytes:
         """Return the bytes of a ``bytea`` value as ``to_jsonb`` spells it (``\\x`` + hex).
 

@@ -1,0 +1,81 @@
+"""How a worker gets the rows the capture triggers left in the inboxes.
+
+The half of :class:`rowsync.events.worker.Worker` that looks into the inboxes before a
+batch: one query finds the inboxes holding rows no process holds; then, where the backend
+can (``inbox_take``, PostgreSQL), the batch takes those rows itself, deleting them from
+their inbox in the transaction that delivers them (one transaction, one commit per
+wake-up). Elsewhere, and to retry a batch that failed, the rows are first moved into the
+event table in a transaction of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from django.db import connections, transaction
+
+from rowsync.backends import get_backend
+from rowsync.events import claim as claims
+from rowsync.events import inbox
+from rowsync.events.capture import CaptureSpec
+from rowsync.events.claim import ClaimedEvent
+
+#: How many batches' worth of inbox rows a worker moves into the queue at once.
+MOVE_BATCHES = 10
+
+
+class InboxRefill:
+    """The inbox half of :class:`rowsync.events.worker.Worker`."""
+
+    using: str
+    batch_size: int
+    #: What the last look into the inboxes found: "empty" (every free row went), "more"
+    #: (it moved or took its limit), "busy" (rows were there, all held by other workers).
+    _inboxes: Literal["empty", "more", "busy"]
+    #: The inboxes holding free rows, for the next batch to take from (``inbox_take``).
+    _taking: tuple[CaptureSpec, ...] = ()
+
+    def _refill_queue(self) -> None:
+        """Find the inboxes holding free rows; take (next batch) or move their rows.
+
+        One query, before any transaction (whose first statement must be the write on
+        SQLite), finds the inboxes holding such rows; when none does (a session moved its
+        rows itself), that is all. Where the backend cannot take inbox rows in the
+        delivering transaction, many batches' worth are moved into the event table,
+        committed on their own: nothing is delivered yet, so nothing is lost if this
+        process dies next.
+        """
+        boxes = inbox.holding(self.using, inbox.present(self.using, inbox.specs(self.using)))
+        if not boxes:
+            self._inboxes = "empty"
+            return
+        if get_backend(connections[self.using]).inbox_take:
+            self._taking = boxes
+            return
+        self._move(boxes, self.batch_size * MOVE_BATCHES)
+
+    def _move(self, boxes: Sequence[CaptureSpec], limit: int) -> int:
+        """Move up to ``limit`` free rows of ``boxes`` into the event table; commit."""
+        begin = get_backend(connections[self.using]).worker_refill_sql()
+        with transaction.atomic(using=self.using):
+            if begin:
+                with connections[self.using].cursor() as cursor:
+                    for sql in begin:
+                        cursor.execute(sql)
+            moved = inbox.move_free(self.using, limit, boxes)
+        self._inboxes = "busy" if not moved else "more" if moved >= limit else "empty"
+        return moved
+
+    def _take_from_inboxes(self) -> tuple[tuple[CaptureSpec, ...], list[ClaimedEvent]]:
+        """Take up to a batch of free rows from the inboxes found holding some.
+
+        Call inside the delivering transaction. Returns the inboxes and the events.
+        """
+        boxes, self._taking = self._taking, ()
+        if not boxes:
+            return boxes, []
+        events = claims.take_inboxes(self.using, boxes, self.batch_size)
+        full = len(events) >= self.batch_size
+        self._inboxes = "busy" if not events else "more" if full else "empty"
+        return boxes, events
