@@ -264,9 +264,10 @@ def holding(using: str, boxes: Sequence[CaptureSpec]) -> tuple[CaptureSpec, ...]
     """
     if not boxes:
         return ()
-    sql = get_backend(connections[using]).inbox_holding_sql(boxes)
+    backend = get_backend(connections[using])
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [])  # with parameters: "%%" in the condition means "%"
+        # With parameters: "%%" in the condition means "%".
+        backend.execute_often(cursor, backend.inbox_holding_sql(boxes))
         row = cursor.fetchone() or ()
     return tuple(box for box, flag in zip(boxes, row, strict=True) if flag)
 

@@ -133,6 +133,13 @@ class InboxMixin(CaptureMixin):
             for spec in specs
         )
 
+    def execute_often(self, cursor: Any, sql: str) -> None:
+        """Run ``sql`` (``%%`` for ``%``, no parameters), sent on every worker wake-up.
+
+        Here a plain ``execute``; an engine may keep it planned once per connection.
+        """
+        cursor.execute(sql, [])
+
     def inbox_move_sql(self, spec: Any, where: str, limit: int | None) -> list[tuple[str, int]]:
         """Return the statements that move inbox rows ``where`` selects into the event table.
 

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import hashlib
+import weakref
 from typing import Any, ClassVar
 
+from django.db import DatabaseError
+
 from rowsync.backends.base import BaseBackend
+
+# {driver connection: {statement: name it is prepared under, "" when preparing failed}}
+_PREPARED: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 class PostgreSQLInbox(BaseBackend):
     """PostgreSQL's inbox SQL."""
+
+    def execute_often(self, cursor: Any, sql: str) -> None:
+        """Run ``sql`` as a statement prepared once per connection, outside transactions.
+
+        The worker's look into every inbox (one ``EXISTS`` each) took longer to plan than
+        to run: about 0.2 of 0.4 ms with 40 inboxes, on every wake-up. ``PREPARE`` keeps
+        the plan for the session (https://www.postgresql.org/docs/current/sql-prepare.html).
+        Only in autocommit, where a failing statement aborts nothing: a connection where
+        ``PREPARE`` or ``EXECUTE`` fails (a pooler handing out another server connection,
+        ``DISCARD ALL``) runs the plain statement from then on.
+        """
+        connection = self.connection
+        raw = connection.connection
+        if raw is None or not connection.get_autocommit():
+            cursor.execute(sql, [])
+            return
+        names = _PREPARED.setdefault(raw, {})
+        name = names.get(sql)
+        if name == "":
+            cursor.execute(sql, [])
+            return
+        try:
+            if name is None:
+                name = "rowsync_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+                cursor.execute(f"PREPARE {name} AS {sql}", [])
+                names[sql] = name
+            cursor.execute(f"EXECUTE {name}")
+        except DatabaseError:
+            names[sql] = ""
+            cursor.execute(sql, [])
 
     capture_inbox: ClassVar[bool] = True
     inbox_text_type: ClassVar[str] = "text"
