@@ -89,3 +89,21 @@ def test_an_inbox_row_that_keeps_failing_becomes_a_dead_letter(receiver):
     assert stats.dead == 1 and receipt_keys() == []
     event = DeletedRow.objects.get()
     assert event.status == DeletedRow.Status.DEAD and event.attempts == 3
+
+
+def test_a_wake_up_for_inbox_rows_alone_runs_no_take_on_the_event_table(receiver):
+    pks = capture_articles(2)
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        assert make_worker(batch_size=10).run_once() == 2
+    assert receipt_keys() == pks
+    assert not [s for s in statements.sql if s.startswith(f"DELETE FROM {EVENTS}")]
+
+
+def test_an_event_due_in_the_event_table_is_taken_after_the_inbox_rows(receiver):
+    insert_events(1, start=10**6)
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        assert make_worker(batch_size=10).run_once() == 1
+    assert receipt_keys() == [10**6]
+    assert [s for s in statements.sql if s.startswith(f"DELETE FROM {EVENTS}")]

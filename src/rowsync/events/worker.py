@@ -214,7 +214,8 @@ class Worker(InboxRefill, Wakeups):
             The events, and whether they are deleted already (else claimed: delete them
             with :func:`rowsync.events.claim.finish` once delivered).
         """
-        if limit <= 0:
+        due, self._queue_due = self._queue_due, True
+        if limit <= 0 or not due:
             return [], True
         events = claims.take(self.using, limit=limit, now=now, strategy=self.strategy)
         if events is not None:

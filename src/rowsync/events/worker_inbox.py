@@ -35,6 +35,9 @@ class InboxRefill:
     _inboxes: Literal["empty", "more", "busy"]
     #: The inboxes holding free rows, for the next batch to take from (``inbox_take``).
     _taking: tuple[CaptureSpec, ...] = ()
+    #: False when the last look found nothing pending in the event table (``inbox_take``):
+    #: the next batch skips its take there. Reset by every batch.
+    _queue_due: bool = True
 
     def _refill_queue(self) -> None:
         """Find the inboxes holding free rows; take (next batch) or move their rows.
@@ -46,12 +49,17 @@ class InboxRefill:
         committed on their own: nothing is delivered yet, so nothing is lost if this
         process dies next.
         """
-        boxes = inbox.holding(self.using, inbox.present(self.using, inbox.specs(self.using)))
+        present = inbox.present(self.using, inbox.specs(self.using))
+        if get_backend(connections[self.using]).inbox_take:
+            # The same query says whether the event table holds a pending event: a
+            # wake-up for inbox rows alone then runs no take there.
+            boxes, self._queue_due = inbox.holding_and_queue(self.using, present)
+            self._taking = boxes
+            self._inboxes = "more" if boxes else "empty"
+            return
+        boxes = inbox.holding(self.using, present)
         if not boxes:
             self._inboxes = "empty"
-            return
-        if get_backend(connections[self.using]).inbox_take:
-            self._taking = boxes
             return
         self._move(boxes, self.batch_size * MOVE_BATCHES)
 

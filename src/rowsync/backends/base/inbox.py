@@ -133,6 +133,19 @@ class InboxMixin(CaptureMixin):
             for spec in specs
         )
 
+    def inbox_holding_queue_sql(self, specs: Sequence[Any]) -> str:
+        """Return :meth:`inbox_holding_sql` with one more column: 1 if the event table holds
+        a pending event (due now or later, leased or not: no clock is compared).
+
+        A worker that takes inbox rows in its batch (:attr:`inbox_take`) then skips the
+        take on the event table when it holds nothing pending: events written later
+        announce themselves (``NOTIFY``), and the poll finds the rest.
+        """
+        q = self.qn
+        pending = f"SELECT 1 FROM {q(self.capture_event_table)} WHERE {q('status')} = 'P'"
+        queue = f"CASE WHEN EXISTS ({pending}) THEN 1 ELSE 0 END"
+        return f"{self.inbox_holding_sql(specs)}, {queue}" if specs else f"SELECT {queue}"
+
     def execute_often(self, cursor: Any, sql: str) -> None:
         """Run ``sql`` (``%%`` for ``%``, no parameters), sent on every worker wake-up.
 
