@@ -107,3 +107,45 @@ def test_an_event_due_in_the_event_table_is_taken_after_the_inbox_rows(receiver)
         assert make_worker(batch_size=10).run_once() == 1
     assert receipt_keys() == [10**6]
     assert [s for s in statements.sql if s.startswith(f"DELETE FROM {EVENTS}")]
+
+
+def test_rows_of_a_model_whose_receiver_keys_on_event_ids_go_through_the_event_table():
+    from django.db.models.signals import post_delete
+
+    from blog.models import Article
+    from rowsync.events.handoff import event_id
+    from rowsync.events.receivers import NEEDS_EVENT_ID
+
+    ids = []
+
+    def keyed(sender, instance, **kwargs):
+        ids.append(event_id(instance))
+
+    setattr(keyed, NEEDS_EVENT_ID, True)
+    capture_articles(2)
+    post_delete.connect(keyed, sender=Article, weak=False)
+    try:
+        assert make_worker(batch_size=10).run_once() == 2
+    finally:
+        post_delete.disconnect(keyed, sender=Article)
+    assert len(ids) == 2 and all(isinstance(i, int) and i > 0 for i in ids)
+
+
+def test_rows_taken_straight_from_an_inbox_have_no_event_id():
+    from django.db.models.signals import post_delete
+
+    from blog.models import Article
+    from rowsync.events.handoff import event_id
+
+    ids = []
+
+    def plain(sender, instance, **kwargs):
+        ids.append(event_id(instance))
+
+    capture_articles(2)
+    post_delete.connect(plain, sender=Article, weak=False)
+    try:
+        assert make_worker(batch_size=10).run_once() == 2
+    finally:
+        post_delete.disconnect(plain, sender=Article)
+    assert ids == [None, None]

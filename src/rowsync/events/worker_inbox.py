@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from django.apps import apps
 from django.db import connections, transaction
+from django.db.models.signals import post_delete
 
 from rowsync.backends import get_backend
 from rowsync.events import claim as claims
-from rowsync.events import inbox
+from rowsync.events import inbox, receivers
 from rowsync.events.capture import CaptureSpec
 from rowsync.events.claim import ClaimedEvent
 
@@ -54,8 +56,14 @@ class InboxRefill:
             # The same query says whether the event table holds a pending event: a
             # wake-up for inbox rows alone then runs no take there.
             boxes, self._queue_due = inbox.holding_and_queue(self.using, present)
-            self._taking = boxes
+            keyed = tuple(box for box in boxes if _keys_on_event_ids(box))
+            self._taking = tuple(box for box in boxes if box not in keyed)
             self._inboxes = "more" if boxes else "empty"
+            if keyed:
+                # Their receivers key on the event id: it must stay the same across
+                # redeliveries, which only the event table gives.
+                self._move(keyed, self.batch_size * MOVE_BATCHES)
+                self._queue_due = True
             return
         boxes = inbox.holding(self.using, present)
         if not boxes:
@@ -87,3 +95,12 @@ class InboxRefill:
         full = len(events) >= self.batch_size
         self._inboxes = "busy" if not events else "more" if full else "empty"
         return boxes, events
+
+
+def _keys_on_event_ids(box: CaptureSpec) -> bool:
+    """Return whether a ``post_delete`` receiver of ``box``'s model keys on the event id."""
+    try:
+        model = apps.get_model(box.model_label)
+    except LookupError:
+        return False  # delivered (dead-lettered) through the event table either way
+    return receivers.needs_event_ids(post_delete, model)
