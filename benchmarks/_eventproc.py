@@ -157,11 +157,18 @@ def client(args: dict[str, Any]) -> dict[str, Any]:
     """Delete one book per tick (its chapter goes by the database's cascade).
 
     Args (keys): ``pairs`` (book, chapter), ``start`` (epoch), ``offset`` and
-    ``interval`` (seconds), ``receiver`` (on-commit runs: the receiver runs in this process).
+    ``interval`` (seconds), ``receiver`` (on-commit runs: the receiver runs in this process),
+    ``raw`` (delete with one SQL statement on the connection's cursor, as another program
+    would: no Django delete, no capture session; the rows wait for the worker).
     """
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from tests.evapp.models import Book
+
+    delete_sql = (
+        f"DELETE FROM {connection.ops.quote_name(Book._meta.db_table)} "
+        f"WHERE {connection.ops.quote_name(Book._meta.pk.column)} = %s"
+    )
 
     arrivals: list[tuple[int, float]] = []
     if args.get("receiver"):
@@ -179,7 +186,11 @@ def client(args: dict[str, Any]) -> dict[str, Any]:
 
         with transaction.atomic():
             transaction.on_commit(mark)
-            Book.objects.filter(pk=book).delete()
+            if args.get("raw"):
+                with connection.cursor() as cursor:
+                    cursor.execute(delete_sql, [book])
+            else:
+                Book.objects.filter(pk=book).delete()
     return {"commits": commits, "arrivals": arrivals, "late_max": max(late, default=0.0)}
 
 

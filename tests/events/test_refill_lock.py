@@ -1,4 +1,9 @@
-"""One worker moves inbox rows at a time where the engine has a refill lock (PostgreSQL)."""
+"""One worker moves inbox rows at a time where the engine has a refill lock (PostgreSQL).
+
+A PostgreSQL worker takes most inbox rows in its delivering transaction; it moves rows
+into the event table for models whose receivers key on the event id (the Celery
+hand-off's), which is what these tests use.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from django.db.models.signals import post_delete
 from blog.models import Article
 from rowsync.backends import get_backend
 from rowsync.events import inbox
+from rowsync.events.receivers import NEEDS_EVENT_ID
 from tests.events.test_inbox import make_articles, raw_delete
 from tests.events.worker_support import make_worker
 
@@ -49,6 +55,8 @@ def test_a_worker_does_not_try_to_move_rows_while_another_worker_moves():
 
     def receiver(sender, instance, **kwargs):
         seen.append(instance.pk)
+
+    setattr(receiver, NEEDS_EVENT_ID, True)  # rows go through the event table
 
     post_delete.connect(receiver, sender=Article, weak=False)
     thread = threading.Thread(target=other_mover)

@@ -15,6 +15,7 @@ from django.db.models.signals import post_delete
 from django.utils import timezone
 
 from blog.models import Article
+from rowsync.backends import get_backend
 from rowsync.events import claim as claims
 from rowsync.events.retry import RetryPolicy
 from rowsync.events.worker import replay
@@ -348,11 +349,17 @@ def test_a_listening_worker_waits_after_a_short_batch_instead_of_taking_again(re
     # A short batch emptied the queue: what commits later announces itself on the
     # channel, so another take at once would find nothing (a wasted transaction per wake-up).
     takes = []
+    passes = []
     worker = make_worker(batch_size=100, poll_interval=60, listen=True)
+    # Engines whose workers take inbox rows in the batch skip the take on an event table
+    # found empty: count passes by their first statement too.
+    first_of_pass = ("EXECUTE ", "SELECT CASE WHEN EXISTS")
 
     def count_takes(execute, sql, params, many, context):
         if sql.startswith(f'DELETE FROM "{DeletedRow._meta.db_table}"'):
             takes.append(sql)
+        if sql.startswith(first_of_pass):
+            passes.append(sql)
         return execute(sql, params, many, context)
 
     def run():
@@ -366,7 +373,7 @@ def test_a_listening_worker_waits_after_a_short_batch_instead_of_taking_again(re
     thread.start()
     try:
         deadline = time.monotonic() + 20
-        while not takes and time.monotonic() < deadline:
+        while not (takes or passes) and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.3)  # the first pass found nothing: the worker waits on its channel
         with transaction.atomic():
@@ -379,4 +386,9 @@ def test_a_listening_worker_waits_after_a_short_batch_instead_of_taking_again(re
         thread.join(10)
     assert receipt_keys() == [1, 2, 3]
     assert worker.stats.notified == 1
-    assert len(takes) == 2  # the first, empty pass; the one that took the 3 events
+    # The first, empty pass (no take where the event table was seen empty); the one that
+    # took the 3 events; no pass after it.
+    if get_backend(connection).inbox_take:
+        assert (len(passes), len(takes)) == (2, 1)
+    else:
+        assert len(takes) == 2

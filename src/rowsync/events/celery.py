@@ -34,7 +34,7 @@ from django.dispatch import Signal
 
 from rowsync.events.handoff import event_payload
 from rowsync.events.plan import Mode, model_mode
-from rowsync.events.receivers import mode_of, receiver_delivery
+from rowsync.events.receivers import NEEDS_EVENT_ID, mode_of, receiver_delivery
 
 __all__ = [
     "EventInFlight",
@@ -148,6 +148,8 @@ def celery_handoff(
         else:
             _publish_later(task, payload, extra)
 
+    # Its task id is the event id: a worker keeps these rows in the event table.
+    setattr(publish_event, NEEDS_EVENT_ID, True)
     if delivery is not None:
         receiver_delivery(delivery)(publish_event)
     signal.connect(publish_event, sender=sender, weak=False, dispatch_uid=dispatch_uid)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from django.db import connections
 from django.db.models import Q, QuerySet, Subquery
@@ -30,6 +30,9 @@ from django.db.models import Q, QuerySet, Subquery
 from rowsync.backends import get_backend
 from rowsync.events.retry import RetryPolicy
 from rowsync.models import DeletedRow
+
+if TYPE_CHECKING:
+    from rowsync.events.capture import CaptureSpec
 
 Strategy = Literal["skip_locked", "lease"]
 
@@ -104,6 +107,31 @@ def take(
             cursor.execute(sql)
     rows.sort()  # RETURNING gives no order
     return rows
+
+
+def take_inboxes(using: str, boxes: Sequence[CaptureSpec], limit: int) -> list[ClaimedEvent]:
+    """Take up to ``limit`` free rows of the inboxes ``boxes`` as events. Call inside ``atomic``.
+
+    The rows are deleted from their inboxes in the delivering transaction, never written
+    to the event table: if delivery fails, rolling back puts them back in their inbox.
+    Their id is 0 (they have none yet). Only where the backend has ``inbox_take``.
+    """
+    backend = get_backend(connections[using])
+    free = backend.inbox_free_sql()
+    taken: list[ClaimedEvent] = []
+    with connections[using].cursor() as cursor:
+        for box in boxes:
+            if len(taken) >= limit:
+                break
+            # With parameters: "%%" in the condition means "%" (as for a move).
+            cursor.execute(backend.inbox_take_sql(box, free, limit - len(taken)), [])
+            taken += [ClaimedEvent(*r) for r in cursor.fetchall()]
+    return taken
+
+
+def due_ids(using: str, now: datetime, limit: int) -> list[int]:
+    """Return the ids of up to ``limit`` due events, oldest first."""
+    return list(due(using, now).order_by("pk").values_list("pk", flat=True)[:limit])
 
 
 def claim(

@@ -186,7 +186,8 @@ def _rebuild_event(
         fast = fast_rebuild_ok(model)
     instance = rebuild(model, row, using, fast=fast)
     # The idempotency key of hand-offs (rowsync.events.handoff.event_id).
-    instance._rowsync_event_id = event.id  # type: ignore[attr-defined]
+    # Rows a worker took straight from an inbox have id 0: no event id.
+    instance._rowsync_event_id = event.id or None  # type: ignore[attr-defined]
     return model, instance
 
 

@@ -82,7 +82,10 @@ def event_id(instance: models.Model) -> int | None:
     Every delivery that reads the event table sets it: the worker, replay, and the
     in-process phases for the events they read from the event table. It is None for rows
     Django's collector signalled itself (no event is kept for them) and for rows the
-    in-process phases deliver straight from an inbox (see ``docs/celery.md``).
+    in-process phases, or a PostgreSQL worker, deliver straight from an inbox (see
+    ``docs/celery.md``). A worker keeps the rows of a model with a receiver marked
+    :data:`rowsync.events.receivers.NEEDS_EVENT_ID` (the Celery hand-off's) in the event
+    table, so such a receiver always gets an id there.
     """
     value = getattr(instance, "_rowsync_event_id", None)
     return None if value is None else int(value)

@@ -38,6 +38,7 @@ __all__ = [
     "drop_signalled",
     "forget_tables",
     "holding",
+    "holding_and_queue",
     "lock",
     "move",
     "move_free",
@@ -264,11 +265,27 @@ def holding(using: str, boxes: Sequence[CaptureSpec]) -> tuple[CaptureSpec, ...]
     """
     if not boxes:
         return ()
-    sql = get_backend(connections[using]).inbox_holding_sql(boxes)
+    backend = get_backend(connections[using])
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [])  # with parameters: "%%" in the condition means "%"
+        # With parameters: "%%" in the condition means "%".
+        backend.execute_often(cursor, backend.inbox_holding_sql(boxes))
         row = cursor.fetchone() or ()
     return tuple(box for box, flag in zip(boxes, row, strict=True) if flag)
+
+
+def holding_and_queue(
+    using: str, boxes: Sequence[CaptureSpec]
+) -> tuple[tuple[CaptureSpec, ...], bool]:
+    """Return :func:`holding`'s inboxes and whether the event table holds a pending event.
+
+    One query (``inbox_holding_queue_sql``), run outside a transaction.
+    """
+    backend = get_backend(connections[using])
+    with connections[using].cursor() as cursor:
+        # With parameters: "%%" in the condition means "%".
+        backend.execute_often(cursor, backend.inbox_holding_queue_sql(boxes))
+        *flags, queued = cursor.fetchone() or (1,)
+    return tuple(box for box, flag in zip(boxes, flags, strict=True) if flag), bool(queued)
 
 
 def pending_count(using: str) -> int:

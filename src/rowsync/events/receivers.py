@@ -84,6 +84,20 @@ def mode_of(receiver: Callable[..., Any], default: Mode) -> Mode:
     return Mode.parse(getattr(receiver, ATTRIBUTE, None)) or default
 
 
+#: Attribute of a receiver that keys its work on the event id
+#: (:func:`rowsync.events.handoff.event_id`, e.g. the Celery hand-off's task id).
+NEEDS_EVENT_ID = "_rowsync_needs_event_id"
+
+
+def needs_event_ids(signal: Signal, sender: Any) -> bool:
+    """Return whether a live receiver of ``signal`` for ``sender`` keys on the event id.
+
+    A worker delivers the rows of such a model through the event table (their ids stay
+    the same across redeliveries), never straight from an inbox.
+    """
+    return any(getattr(r, NEEDS_EVENT_ID, False) for r, _call in live_receivers(signal, sender))
+
+
 def live_receivers(signal: Signal, sender: Any) -> list[tuple[Any, Callable[..., Any]]]:
     """Return ``[(receiver, callable)]`` for what ``signal.send(sender)`` would call.
 

@@ -37,15 +37,16 @@ from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from rowsync import conf
-from rowsync.backends import get_backend
-from rowsync.events import batch, inbox
+from rowsync.events import batch
 from rowsync.events import claim as claims
+from rowsync.events.capture import CaptureSpec
 from rowsync.events.claim import ClaimedEvent
 from rowsync.events.heartbeat import pass_state, worker_observers
 from rowsync.events.replay import ReplayResult, dead_letters, replay
 from rowsync.events.retry import RetryPolicy, describe_error, is_permanent
 from rowsync.events.telemetry import Failure, Observers, WorkerObserver
 from rowsync.events.wakeup import LISTEN_RETRY, Wakeups
+from rowsync.events.worker_inbox import MOVE_BATCHES, InboxRefill
 from rowsync.events.worker_types import (
     Deliver,
     WorkerStats,
@@ -69,15 +70,12 @@ __all__ = [
 
 logger = logging.getLogger("rowsync.worker")
 
-#: How many batches' worth of inbox rows a worker moves into the queue at once.
-MOVE_BATCHES = 10
-
 #: Seconds an idle worker waits before looking again when other workers were moving the
 #: inbox rows into the queue (they are due as soon as those movers commit).
 BUSY_RETRY = 0.02
 
 
-class Worker(Wakeups):
+class Worker(InboxRefill, Wakeups):
     """Deliver pending events from the event table of one database.
 
     Args:
@@ -159,58 +157,34 @@ class Worker(Wakeups):
             handled = self._run_batch()
         return handled
 
-    def _refill_queue(self) -> None:
-        """Move rows the capture triggers left in the inboxes into the queue.
-
-        Many batches' worth at once, committed on its own: nothing is delivered yet, so
-        nothing is lost if this process dies next. One query, before the transaction
-        (whose first statement must be the write on SQLite), finds the inboxes holding
-        such rows; when none does (a session moved its rows itself), that is all.
-        """
-        boxes = inbox.holding(self.using, inbox.present(self.using, inbox.specs(self.using)))
-        if not boxes:
-            self._inboxes = "empty"
-            return
-        limit = self.batch_size * MOVE_BATCHES
-        backend = get_backend(connections[self.using])
-        begin, lock = backend.worker_refill_sql(), backend.worker_refill_lock_sql()
-        with transaction.atomic(using=self.using):
-            with connections[self.using].cursor() as cursor:
-                for sql in begin:
-                    cursor.execute(sql)
-                if lock is not None:
-                    cursor.execute(lock)
-                    if not (cursor.fetchone() or (False,))[0]:
-                        self._inboxes = "busy"  # another worker is moving them
-                        return
-            moved = inbox.move_free(self.using, limit, boxes)
-        self._inboxes = "busy" if not moved else "more" if moved >= limit else "empty"
-
     def _run_batch(self) -> int:
         # DEBUG=True would keep every query of a long-lived worker.
         connections[self.using].queries_log.clear()
         started = time.monotonic()
         now = timezone.now()
         ids: list[int] = []
+        boxes: tuple[CaptureSpec, ...] = ()
+        direct: list[ClaimedEvent] = []
         try:
-            with transaction.atomic(using=self.using):
+            with transaction.atomic(using=self.using), batch.collecting():
+                # Rows the inboxes hold first, where the backend takes them here: their
+                # receivers run before anything else of the wake-up.
+                boxes, direct = self._take_from_inboxes()
+                ids = [event.id for event in direct]
+                for event in direct:
+                    self.deliver(event, self.using)
                 # One statement claims and deletes the batch where the engine allows it;
                 # a failure below rolls the deletion back with everything else.
-                events = claims.take(
-                    self.using, limit=self.batch_size, now=now, strategy=self.strategy
-                )
-                taken = events is not None
-                if events is None:
-                    events = self._claim(now)
+                queued, taken = self._take_queued(now, self.batch_size - len(direct))
+                events = direct + queued
                 self._refill = len(events) < self.batch_size
                 if not events:
                     return 0
                 ids = [event.id for event in events]
-                with batch.collecting():
-                    for event in events:
-                        self.deliver(event, self.using)
+                for event in queued:
+                    self.deliver(event, self.using)
                 if not taken:
-                    claims.finish(self.using, ids)
+                    claims.finish(self.using, [event.id for event in queued])
         except (KeyboardInterrupt, WorkerStopped):
             raise
         except Exception as exc:
@@ -223,17 +197,39 @@ class Worker(Wakeups):
                 exc,
                 extra={"worker_id": self.worker_id, "database": self.using, "events": len(ids)},
             )
+            if direct:
+                # The inbox rows went back with the rollback: into the event table with
+                # them, where failed attempts are counted (retries, dead letters).
+                self._move(boxes, len(direct), exclusive=False)
+                ids = claims.due_ids(self.using, timezone.now(), self.batch_size)
             return self._run_one_by_one(ids)
         self.stats.delivered += len(ids)
         self.stats.batches += 1
         self.observers.batch(self, events, (), time.monotonic() - started)
         return len(ids)
 
-    def _claim(self, now: datetime, ids: list[int] | None = None) -> list[ClaimedEvent]:
+    def _take_queued(self, now: datetime, limit: int) -> tuple[list[ClaimedEvent], bool]:
+        """Take up to ``limit`` due events of the event table.
+
+        Returns:
+            The events, and whether they are deleted already (else claimed: delete them
+            with :func:`rowsync.events.claim.finish` once delivered).
+        """
+        due, self._queue_due = self._queue_due, True
+        if limit <= 0 or not due:
+            return [], True
+        events = claims.take(self.using, limit=limit, now=now, strategy=self.strategy)
+        if events is not None:
+            return events, True
+        return self._claim(now, limit=limit), False
+
+    def _claim(
+        self, now: datetime, ids: list[int] | None = None, limit: int | None = None
+    ) -> list[ClaimedEvent]:
         return claims.claim(
             self.using,
             worker_id=self.worker_id,
-            limit=self.batch_size if ids is None else len(ids),
+            limit=limit or (self.batch_size if ids is None else len(ids)),
             now=now,
             lease=self.lease,
             strategy=self.strategy,

@@ -133,6 +133,26 @@ class InboxMixin(CaptureMixin):
             for spec in specs
         )
 
+    def inbox_holding_queue_sql(self, specs: Sequence[Any]) -> str:
+        """Return :meth:`inbox_holding_sql` with one more column: 1 if the event table holds
+        a pending event (due now or later, leased or not: no clock is compared).
+
+        A worker that takes inbox rows in its batch (:attr:`inbox_take`) then skips the
+        take on the event table when it holds nothing pending: events written later
+        announce themselves (``NOTIFY``), and the poll finds the rest.
+        """
+        q = self.qn
+        pending = f"SELECT 1 FROM {q(self.capture_event_table)} WHERE {q('status')} = 'P'"
+        queue = f"CASE WHEN EXISTS ({pending}) THEN 1 ELSE 0 END"
+        return f"{self.inbox_holding_sql(specs)}, {queue}" if specs else f"SELECT {queue}"
+
+    def execute_often(self, cursor: Any, sql: str) -> None:
+        """Run ``sql`` (``%%`` for ``%``, no parameters), sent on every worker wake-up.
+
+        Here a plain ``execute``; an engine may keep it planned once per connection.
+        """
+        cursor.execute(sql, [])
+
     def inbox_move_sql(self, spec: Any, where: str, limit: int | None) -> list[tuple[str, int]]:
         """Return the statements that move inbox rows ``where`` selects into the event table.
 
@@ -163,6 +183,20 @@ class InboxMixin(CaptureMixin):
             (move.format(where=f"({where}) AND i.{seq} <= {bound}"), 2),
             (f"DELETE FROM {inbox} WHERE ({where}) AND {seq} <= {bound}", 2),
         ]
+
+    #: Can a worker take inbox rows as events, deleting them, in the transaction that
+    #: delivers them (:meth:`inbox_take_sql`), instead of moving them into the event table
+    #: in a transaction of its own first?
+    inbox_take: ClassVar[bool] = False
+
+    def inbox_take_sql(self, spec: Any, where: str, limit: int) -> str:
+        """Return a statement deleting up to ``limit`` inbox rows ``where`` selects.
+
+        It returns each row as the worker reads an event (``rowsync.events.claim.COLUMNS``:
+        id 0, model label, table, op, pk text, JSON image, no changes, context, 0 attempts,
+        no phase). Only where :attr:`inbox_take` is True.
+        """
+        raise NotImplementedError
 
     def inbox_insert_sql(self, spec: Any, source: str) -> str:
         """Return ``INSERT INTO`` the event table ``SELECT`` the rows of ``source``.

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import hashlib
+import weakref
 from typing import Any, ClassVar
 
+from django.db import DatabaseError
+
 from rowsync.backends.base import BaseBackend
+
+# {driver connection: {statement: name it is prepared under, "" when preparing failed}}
+_PREPARED: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 class PostgreSQLInbox(BaseBackend):
     """PostgreSQL's inbox SQL."""
+
+    def execute_often(self, cursor: Any, sql: str) -> None:
+        """Run ``sql`` as a statement prepared once per connection, outside transactions.
+
+        The worker's look into every inbox (one ``EXISTS`` each) took longer to plan than
+        to run: about 0.2 of 0.4 ms with 40 inboxes, on every wake-up. ``PREPARE`` keeps
+        the plan for the session (https://www.postgresql.org/docs/current/sql-prepare.html).
+        Only in autocommit, where a failing statement aborts nothing: a connection where
+        ``PREPARE`` or ``EXECUTE`` fails (a pooler handing out another server connection,
+        ``DISCARD ALL``) runs the plain statement from then on.
+        """
+        connection = self.connection
+        raw = connection.connection
+        if raw is None or not connection.get_autocommit():
+            cursor.execute(sql, [])
+            return
+        names = _PREPARED.setdefault(raw, {})
+        name = names.get(sql)
+        if name == "":
+            cursor.execute(sql, [])
+            return
+        try:
+            if name is None:
+                name = "rowsync_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+                cursor.execute(f"PREPARE {name} AS {sql}", [])
+                names[sql] = name
+            cursor.execute(f"EXECUTE {name}")
+        except DatabaseError:
+            names[sql] = ""
+            cursor.execute(sql, [])
 
     capture_inbox: ClassVar[bool] = True
     inbox_text_type: ClassVar[str] = "text"
@@ -109,6 +146,25 @@ class PostgreSQLInbox(BaseBackend):
                 1,
             )
         ]
+
+    inbox_take: ClassVar[bool] = True
+
+    def inbox_take_sql(self, spec: Any, where: str, limit: int) -> str:
+        """Take rows with one statement, locked ``FOR UPDATE SKIP LOCKED`` as a move is.
+
+        The worker that delivers them deletes them in its delivering transaction: a
+        wake-up is one transaction and one commit, and a rollback (a receiver that
+        raised, a killed worker) leaves the rows in the inbox.
+        """
+        q, lit = self.qn, self.capture_literal
+        inbox = q(spec.inbox)
+        return (
+            f"WITH i AS (DELETE FROM {inbox} WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
+            f"{inbox} WHERE {where} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)) "
+            f"RETURNING *) SELECT 0, {lit(spec.model_label)}, {lit(spec.table)}, 'D', "
+            f"CAST(i.{q(spec.pk_column)} AS text), {self.inbox_image_sql(spec, 'i')}, NULL, "
+            f"i.{q('rowsync_context')}, 0, '' FROM i"
+        )
 
     def image_bytes(self, text: str) -> bytes:
         """Return the bytes of a ``bytea`` value as ``to_jsonb`` spells it (``\\x`` + hex).
