@@ -153,9 +153,9 @@ def chart(rows: list[dict[str, Any]], path: str) -> None:
     ax.set_xticks(sorted({r["workers"] for r in rows}))
     ax.set_xlabel("worker processes (2 cores)")
     ax.set_ylabel("events per second")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, max(r["events_per_s"] for r in rows) * 1.3)
     ax.set_title("rowsync worker throughput, backlog (median of repeats)")
-    ax.legend()
+    ax.legend(loc="upper center", ncol=3, fontsize=8)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -176,7 +176,14 @@ def main() -> None:
     parser.add_argument("--suffix", default="bench_latency", help="Database name suffix.")
     parser.add_argument("--json", default=None, help="Write runs and medians to this file.")
     parser.add_argument("--chart", default=None, help="Draw a PNG chart to this path.")
+    parser.add_argument("--from-json", default=None, help="Only print and draw a saved run.")
     opts = parser.parse_args()
+    if opts.from_json:
+        rows = json.loads(Path(opts.from_json).read_text())["rows"]
+        print_table(rows)
+        if opts.chart:
+            chart(rows, opts.chart)
+        return
     os.environ.update(ep.child_env(opts.db, "worker", opts.suffix))
     ep.setup()
     from django.core.management import call_command
