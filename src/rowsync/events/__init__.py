@@ -90,6 +90,7 @@ def setup() -> None:
     schema.register_contributor(triggers.OWNER, triggers.capture_objects)
     django_checks.register(checks.check_capture, django_checks.Tags.models)
     django_checks.register(checks.check_lost_side_effects, django_checks.Tags.models)
+    django_checks.register(checks.check_batch_receivers, django_checks.Tags.signals)
     # Events may wait from an earlier configuration: guard their table in any case.
     pre_migrate.connect(
         uninstall.refuse_dropping_events, dispatch_uid="rowsync.events.uninstall.refuse"

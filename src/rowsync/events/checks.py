@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.apps import AppConfig, apps
 from django.core import checks
 from django.db import models
 from django.db.models.signals import ModelSignal, post_delete, post_save, pre_delete
+from django.dispatch import Signal
 
 from rowsync import conf, ondelete
 from rowsync.checks import did_you_mean
@@ -19,8 +20,15 @@ from rowsync.events.capture import (
     model_option,
 )
 from rowsync.events.receivers import invalid_declarations
+from rowsync.events.signals import post_delete_batch
 
-__all__ = ["check_capture", "check_lost_side_effects", "lost_side_effects"]
+__all__ = [
+    "check_batch_receivers",
+    "check_capture",
+    "check_lost_side_effects",
+    "lost_side_effects",
+    "uncalled_batch_receivers",
+]
 
 # {SQL action: the signals Django would have sent for the changed rows}
 _SIGNALS: dict[str, tuple[tuple[str, ModelSignal], ...]] = {
@@ -30,7 +38,7 @@ _SIGNALS: dict[str, tuple[tuple[str, ModelSignal], ...]] = {
 }
 
 
-def _receiver_names(signal: ModelSignal, model: type[models.Model]) -> list[str]:
+def _receiver_names(signal: Signal, model: type[models.Model]) -> list[str]:
     """Return the names of ``signal``'s live receivers for ``model``, rowsync's left out."""
     live: Any = signal._live_receivers(model)
     # Django >= 5.0 returns (sync receivers, async receivers).
@@ -100,6 +108,48 @@ def check_lost_side_effects(
         else set(apps.get_models())
     )
     return lost_side_effects(ondelete.unseen_relations(), models_)
+
+
+class _NoSender:
+    """A sender nothing connects to: its live receivers are those of every sender."""
+
+
+def uncalled_batch_receivers(models_: Iterable[type[models.Model]]) -> list[checks.CheckMessage]:
+    """rowsync.W121: a ``post_delete_batch`` receiver names a model rowsync does not capture.
+
+    Batch receivers get the rows the database deletes, which only captured models report:
+    one connected for another model's deletes is never called. Receivers connected for
+    every sender are left alone.
+    """
+    everyone = set(_receiver_names(post_delete_batch, _NoSender))  # type: ignore[arg-type]
+    messages: list[checks.CheckMessage] = []
+    for model in models_:
+        if model._meta.auto_created or model._meta.proxy or is_captured(model):
+            continue
+        names = [n for n in _receiver_names(post_delete_batch, model) if n not in everyone]
+        if names:
+            messages.append(
+                checks.Warning(
+                    f"{', '.join(names)} receive{'s' if len(names) == 1 else ''} "
+                    f"post_delete_batch for {model._meta.label}, which rowsync does not "
+                    "capture: never called (batch receivers get the rows the database "
+                    "deletes of captured models only).",
+                    hint=f'Capture the model (ROWSYNC_CAPTURE = [..., "{model._meta.label}"] '
+                    "or RowsyncMeta.capture = True), or connect a post_delete receiver.",
+                    obj=model,
+                    id="rowsync.W121",
+                )
+            )
+    return messages
+
+
+def check_batch_receivers(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """rowsync.W121: see :func:`uncalled_batch_receivers`."""
+    if app_configs is None:
+        return uncalled_batch_receivers(apps.get_models())
+    return uncalled_batch_receivers(m for config in app_configs for m in config.get_models())
 
 
 def check_capture(
