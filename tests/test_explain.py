@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models.signals import post_delete
 
+from rowsync.events.signals import post_delete_batch
 from tests.odapp import models as od
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,3 +109,23 @@ def test_child_of_multi_table_inheritance_counts_its_parent_row() -> None:
     assert models["testapp.SubArticle"] == 1
     assert models["testapp.Article"] == 1  # the parent row goes too, not the other article
     assert SubArticle.objects.count() == 1 and Article.objects.count() == 2
+
+
+def _rows_written(sender, instances, **kwargs) -> None:
+    pass
+
+
+def test_batch_receivers_are_listed_with_their_model() -> None:
+    author = _author_with_books()
+    post_delete_batch.connect(_rows_written, sender=od.Chapter, weak=False)
+    try:
+        graph = json.loads(_explain("odapp.Author", str(author.pk), "--json"))
+        text = _explain("odapp.Author", str(author.pk))
+    finally:
+        post_delete_batch.disconnect(_rows_written, sender=od.Chapter)
+    models = {m["model"]: m for m in graph["models"]}
+    (name,) = models["odapp.Chapter"]["receivers"]["post_delete_batch"]
+    assert name.endswith("_rows_written")
+    assert "post_delete_batch: tests.test_explain._rows_written" in text
+    # The database deletes the chapters, and nobody captures them: the warning names it.
+    assert "warning: the database deletes 6 odapp.Chapter row(s)" in text

@@ -3,8 +3,9 @@
 For every relation the delete of the row reaches, it reports who acts (the database, through
 rowsync's or Django's ``DB_*`` objects, or Django's Collector in Python), what happens to the
 rows (deleted, set to NULL, set to a value, protected, restricted, left alone), how many rows,
-and which ``pre_delete`` / ``post_delete`` receivers each model has, with the delivery mode
-rowsync would use for rows the database deletes. Nothing is written: it only counts.
+and which ``pre_delete`` / ``post_delete`` / ``post_delete_batch`` receivers each model has,
+with the delivery mode rowsync would use for rows the database deletes. Nothing is written:
+it only counts.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import signals
 from django.db.models.deletion import Collector
+from django.dispatch import Signal
 
 from rowsync.events.capture import is_captured, reverse_relations
 from rowsync.events.plan import model_mode
 from rowsync.events.receivers import mode_of
+from rowsync.events.signals import post_delete_batch
 from rowsync.ondelete.collection import leaves_to_database
 from rowsync.ondelete.plan import Behaviour, field_behaviour, model_plan
 
@@ -107,10 +110,17 @@ def _name(receiver: Any) -> str:
     return f"{module}.{getattr(target, '__qualname__', repr(target))}"
 
 
+#: The signals a delete sends, by the name ``explain`` shows.
+_DELETE_SIGNALS: tuple[tuple[str, Signal], ...] = (
+    ("pre_delete", signals.pre_delete),
+    ("post_delete", signals.post_delete),
+    ("post_delete_batch", post_delete_batch),
+)
+
+
 def _receivers(model: type[models.Model]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for name in ("pre_delete", "post_delete"):
-        signal = getattr(signals, name)
+    for name, signal in _DELETE_SIGNALS:
         sync, asynchronous = signal._live_receivers(model)
         names = [_name(r) for r in [*sync, *asynchronous]]
         if names:
@@ -122,7 +132,10 @@ def _delivery(model: type[models.Model]) -> tuple[bool, str]:
     if not is_captured(model):
         return False, "-"
     default = model_mode(model)
-    post = signals.post_delete._live_receivers(model)[0]
+    post = [
+        *signals.post_delete._live_receivers(model)[0],
+        *post_delete_batch._live_receivers(model)[0],
+    ]
     modes = sorted({mode_of(r, default) for r in post}) or [default]
     return True, "+".join(modes)
 
