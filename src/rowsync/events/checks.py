@@ -38,8 +38,11 @@ _SIGNALS: dict[str, tuple[tuple[str, ModelSignal], ...]] = {
 }
 
 
-def _receiver_names(signal: Signal, model: type[models.Model]) -> list[str]:
-    """Return the names of ``signal``'s live receivers for ``model``, rowsync's left out."""
+def _receiver_names(signal: Signal, model: type[models.Model] | None) -> list[str]:
+    """Return the names of ``signal``'s live receivers for ``model``, rowsync's left out.
+
+    ``None``: the receivers connected for every sender only.
+    """
     live: Any = signal._live_receivers(model)
     # Django >= 5.0 returns (sync receivers, async receivers).
     receivers = [*live[0], *live[1]] if isinstance(live, tuple) else list(live)
@@ -110,10 +113,6 @@ def check_lost_side_effects(
     return lost_side_effects(ondelete.unseen_relations(), models_)
 
 
-class _NoSender:
-    """A sender nothing connects to: its live receivers are those of every sender."""
-
-
 def uncalled_batch_receivers(models_: Iterable[type[models.Model]]) -> list[checks.CheckMessage]:
     """rowsync.W121: a ``post_delete_batch`` receiver names a model rowsync does not capture.
 
@@ -121,7 +120,7 @@ def uncalled_batch_receivers(models_: Iterable[type[models.Model]]) -> list[chec
     one connected for another model's deletes is never called. Receivers connected for
     every sender are left alone.
     """
-    everyone = set(_receiver_names(post_delete_batch, _NoSender))  # type: ignore[arg-type]
+    everyone = set(_receiver_names(post_delete_batch, None))  # connected for any sender
     messages: list[checks.CheckMessage] = []
     for model in models_:
         if model._meta.auto_created or model._meta.proxy or is_captured(model):

@@ -20,6 +20,7 @@ from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
 from rowsync import identity
+from rowsync.events.watch import ReceiverWatch
 
 __all__ = ["build", "fast_rebuild_ok", "inherited_keys", "is_mapped", "new_instance"]
 
@@ -49,15 +50,9 @@ _PLAIN_DESCRIPTORS: tuple[type, ...] = (
 # {model: whether Model.__init__ may be skipped}
 _SKIP_INIT: dict[type[models.Model], bool] = {}
 
-
-class _Marker:
-    """Kept in the init signals' receiver caches while :data:`_FAST` holds (weakly keyed)."""
-
-
-_MARKER = _Marker()
-
 # {model: fast_rebuild_ok(model)}, valid while no pre_init/post_init receiver connected or
-# disconnected: Django empties a signal's receiver cache (and the marker with it) then.
+# disconnected (:class:`~rowsync.events.watch.ReceiverWatch`).
+_WATCH = ReceiverWatch(pre_init, post_init)
 _FAST: dict[type[models.Model], bool] = {}
 
 
@@ -97,13 +92,8 @@ def fast_rebuild_ok(model: type[models.Model]) -> bool:
     Receivers may connect at any time: the answer is kept only until a ``pre_init`` or
     ``post_init`` receiver connects or disconnects (a dictionary lookup per event).
     """
-    if (
-        _MARKER not in pre_init.sender_receivers_cache
-        or _MARKER not in post_init.sender_receivers_cache
-    ):
+    if not _WATCH.unchanged():
         _FAST.clear()
-        pre_init.sender_receivers_cache[_MARKER] = ()
-        post_init.sender_receivers_cache[_MARKER] = ()
     fast = _FAST.get(model)
     if fast is None:
         skip = _SKIP_INIT.get(model)

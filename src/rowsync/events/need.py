@@ -48,25 +48,20 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.signals import post_delete, pre_delete
-from django.dispatch import Signal
 
 from rowsync import conf, identity
 from rowsync.events.capture import cascade_closure, db_action, is_captured, reverse_relations
 from rowsync.events.instances import is_mapped
 from rowsync.events.plan import Mode, model_mode
 from rowsync.events.signals import post_db_update, post_delete_batch
+from rowsync.events.watch import ReceiverWatch
 
 __all__ = ["leave", "model_needs", "needs_session"]
 
 logger = logging.getLogger("rowsync.events")
 
 
-class _Marker:
-    """Kept in the signals' receiver caches while the cached verdicts hold (weakly keyed)."""
-
-
-_MARKER = _Marker()
-_SIGNALS: tuple[Signal, ...] = (post_delete, post_db_update, post_delete_batch)
+_WATCH = ReceiverWatch(post_delete, post_db_update, post_delete_batch)
 
 
 @dataclass(frozen=True)
@@ -87,16 +82,6 @@ _VERDICTS: dict[tuple[str, frozenset[type[models.Model]]], _Verdict] = {}
 _PENDING: weakref.WeakKeyDictionary[BaseDatabaseWrapper, set[type[models.Model]]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def _fresh() -> bool:
-    """Return whether the cached verdicts hold (no receiver connected or disconnected)."""
-    return all(_MARKER in signal.sender_receivers_cache for signal in _SIGNALS)
-
-
-def _mark() -> None:
-    for signal in _SIGNALS:
-        signal.sender_receivers_cache[_MARKER] = ()
 
 
 def _settings_key() -> str:
@@ -184,9 +169,8 @@ def needs_session(
         collected: ``Collector.data``: the instances Django's own ``DELETE`` removes
             (their rows leave the identity maps without a session).
     """
-    if not _fresh():
+    if not _WATCH.unchanged():
         _VERDICTS.clear()
-        _mark()
     key = (_settings_key(), deleted)
     found = _VERDICTS.get(key)
     if found is None:
